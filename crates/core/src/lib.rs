@@ -7,6 +7,7 @@ pub mod error;
 pub mod labels;
 pub mod limits;
 pub mod matcher;
+pub mod metrics;
 pub mod push;
 pub mod queryable;
 pub mod tenant;
