@@ -174,12 +174,15 @@ impl ConfigSection for Limits {
     }
 }
 
+/// Limits per tenant id, shared immutably between readers.
+pub type TenantLimits = Arc<HashMap<String, Arc<Limits>>>;
+
 /// Per-tenant limits: the defaults plus the runtime-config overrides, swapped atomically when the
 /// runtime config file is reloaded.
 #[derive(Debug, Clone)]
 pub struct Overrides {
     defaults: Arc<Limits>,
-    per_tenant: Arc<RwLock<Arc<HashMap<String, Arc<Limits>>>>>,
+    per_tenant: Arc<RwLock<TenantLimits>>,
 }
 
 impl Overrides {
@@ -205,7 +208,7 @@ impl Overrides {
     }
 
     /// The tenants that have overrides now, with their limits.
-    pub fn snapshot(&self) -> Arc<HashMap<String, Arc<Limits>>> {
+    pub fn snapshot(&self) -> TenantLimits {
         self.per_tenant.read().clone()
     }
 }
