@@ -1,0 +1,257 @@
+//! Bit-level writer and reader over byte buffers, most significant bit first.
+//!
+//! The writer reproduces the exact byte layout of Prometheus's `bstream`, including its one
+//! quirk: writing whole bytes onto a byte-aligned stream leaves an extra, still empty byte at
+//! the end (the next write fills it). Chunks must match byte for byte, so that spare byte is
+//! kept rather than trimmed.
+
+/// Appends bits to a growable byte buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BitWriter {
+    buf: Vec<u8>,
+    /// Bits still free in the last byte of `buf` (0 to 8), as in Prometheus's `bstream.count`.
+    free_bits: u8,
+}
+
+/// Smallest growth step of the buffer, in bytes.
+const MIN_GROWTH: usize = 16;
+
+impl BitWriter {
+    /// A writer whose stream starts after `prefix` (already complete bytes).
+    pub(crate) fn with_prefix(prefix: &[u8], capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity.max(prefix.len()));
+        buf.extend_from_slice(prefix);
+        Self { buf, free_bits: 0 }
+    }
+
+    /// Resumes writing after `bits_used` bits of `buf`; bytes past that point are dropped (except
+    /// a spare zero byte on an aligned stream) and the unused tail of the last byte is cleared.
+    pub(crate) fn resume(mut buf: Vec<u8>, bits_used: usize) -> Self {
+        let bytes_used = bits_used.div_ceil(8);
+        let spare_byte_follows = buf.get(bytes_used) == Some(&0);
+        if bits_used.is_multiple_of(8) && spare_byte_follows {
+            // Keep the spare byte Prometheus's writer leaves after whole-byte writes.
+            buf.truncate(bytes_used + 1);
+            return Self { buf, free_bits: 8 };
+        }
+        buf.truncate(bytes_used);
+        let free_bits = (bytes_used * 8 - bits_used) as u8;
+        if let Some(last) = buf.last_mut() {
+            // Keep only the used (high) bits of the last byte.
+            let keep_mask = !((1u16 << free_bits) - 1) as u8;
+            *last &= keep_mask;
+        }
+        Self { buf, free_bits }
+    }
+
+    /// The bytes written so far.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Mutable access to the bytes, for patching a header in place.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+
+    /// Heap bytes held by the buffer.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Drops spare capacity (used when a chunk is complete).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
+    /// Gives up the buffer.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Appends a zero byte, growing the buffer by a moderate step rather than doubling so that
+    /// many small open chunks do not waste half their memory.
+    fn push_byte(&mut self, byte: u8) {
+        if self.buf.len() == self.buf.capacity() {
+            let step = (self.buf.len() / 2).max(MIN_GROWTH);
+            self.buf.reserve_exact(step);
+        }
+        self.buf.push(byte);
+    }
+
+    fn last_byte_mut(&mut self) -> &mut u8 {
+        let index = self.buf.len() - 1;
+        &mut self.buf[index]
+    }
+
+    /// Writes one bit.
+    pub(crate) fn write_bit(&mut self, bit: bool) {
+        self.write_small(u8::from(bit), 1);
+    }
+
+    /// Writes a whole byte the way `bstream.writeByte` does (leaving a spare byte when aligned).
+    fn write_byte(&mut self, byte: u8) {
+        if self.free_bits == 0 {
+            self.push_byte(0);
+            self.free_bits = 8;
+        }
+        let free = self.free_bits;
+        *self.last_byte_mut() |= ((u16::from(byte)) >> (8 - free)) as u8;
+        self.push_byte(((u16::from(byte)) << free) as u8);
+    }
+
+    /// Writes the low `count` bits of `bits`, `count < 8`, as consecutive single bits would.
+    fn write_small(&mut self, bits: u8, count: u8) {
+        debug_assert!(count < 8 && u16::from(bits) < (1u16 << count));
+        if count == 0 {
+            return;
+        }
+        if self.free_bits == 0 {
+            self.push_byte(0);
+            self.free_bits = 8;
+        }
+        if count <= self.free_bits {
+            let shift = self.free_bits - count;
+            *self.last_byte_mut() |= bits << shift;
+            self.free_bits -= count;
+            return;
+        }
+        let spill = count - self.free_bits;
+        *self.last_byte_mut() |= bits >> spill;
+        let spill_mask = ((1u16 << spill) - 1) as u8;
+        self.push_byte((bits & spill_mask) << (8 - spill));
+        self.free_bits = 8 - spill;
+    }
+
+    /// Writes the low `count` bits of `value` (`count` in 0..=64), most significant first.
+    pub(crate) fn write_bits(&mut self, value: u64, count: u32) {
+        debug_assert!(count <= 64);
+        if count == 0 {
+            return;
+        }
+        let mut remaining = count;
+        let aligned = value << (64 - count);
+        let mut shifted = aligned;
+        while remaining >= 8 {
+            self.write_byte((shifted >> 56) as u8);
+            shifted <<= 8;
+            remaining -= 8;
+        }
+        if remaining > 0 {
+            self.write_small((shifted >> (64 - remaining)) as u8, remaining as u8);
+        }
+    }
+
+    /// Writes whole bytes (varints) with `write_byte` semantics.
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_byte(byte);
+        }
+    }
+}
+
+/// Reads bits from a byte slice, failing cleanly at the end of the data.
+#[derive(Debug, Clone)]
+pub(crate) struct BitReader<'a> {
+    data: &'a [u8],
+    /// Position of the next bit, counted from the start of `data`.
+    position: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader at the first bit of `data`.
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Self { data, position: 0 }
+    }
+
+    /// Bits consumed so far.
+    pub(crate) fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Reads one bit; `None` at the end of the data.
+    pub(crate) fn read_bit(&mut self) -> Option<bool> {
+        let byte = *self.data.get(self.position / 8)?;
+        let bit = (byte >> (7 - (self.position % 8))) & 1;
+        self.position += 1;
+        Some(bit == 1)
+    }
+
+    /// Reads `count` bits (0..=64) as an unsigned number; `None` if the data ends first.
+    pub(crate) fn read_bits(&mut self, count: u32) -> Option<u64> {
+        debug_assert!(count <= 64);
+        let end = self.position.checked_add(count as usize)?;
+        if end > self.data.len() * 8 {
+            return None;
+        }
+        let mut value: u64 = 0;
+        let mut needed = count;
+        while needed > 0 {
+            let byte = self.data[self.position / 8];
+            let offset = (self.position % 8) as u32;
+            let available = 8 - offset;
+            let take = available.min(needed);
+            let byte_bits = (u32::from(byte) >> (available - take)) & ((1u32 << take) - 1);
+            value = (value << take) | u64::from(byte_bits);
+            needed -= take;
+            self.position += take as usize;
+        }
+        Some(value)
+    }
+
+    /// Reads one whole byte from the bit position.
+    pub(crate) fn read_byte(&mut self) -> Option<u8> {
+        self.read_bits(8).map(|bits| bits as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip_across_byte_boundaries() {
+        let mut writer = BitWriter::with_prefix(&[], 0);
+        writer.write_bit(true);
+        writer.write_bits(0b101, 3);
+        writer.write_bits(0x1234_5678_9abc_def0, 64);
+        writer.write_bits(0x3ff, 10);
+        let bytes = writer.into_bytes();
+        let mut reader = BitReader::new(&bytes);
+        assert_eq!(reader.read_bit(), Some(true));
+        assert_eq!(reader.read_bits(3), Some(0b101));
+        assert_eq!(reader.read_bits(64), Some(0x1234_5678_9abc_def0));
+        assert_eq!(reader.read_bits(10), Some(0x3ff));
+    }
+
+    #[test]
+    fn whole_bytes_on_an_aligned_stream_leave_a_spare_byte() {
+        let mut writer = BitWriter::with_prefix(&[], 0);
+        writer.write_bits(0xab, 8);
+        assert_eq!(writer.bytes(), &[0xab, 0x00]);
+        writer.write_bit(true);
+        assert_eq!(writer.bytes(), &[0xab, 0x80]);
+    }
+
+    #[test]
+    fn single_bits_filling_a_byte_leave_no_spare_byte() {
+        let mut writer = BitWriter::with_prefix(&[], 0);
+        writer.write_bits(0b1111, 4);
+        writer.write_bits(0, 4);
+        assert_eq!(writer.bytes(), &[0xf0]);
+    }
+
+    #[test]
+    fn reading_past_the_end_is_none() {
+        let mut reader = BitReader::new(&[0xff]);
+        assert_eq!(reader.read_bits(9), None);
+        assert_eq!(reader.read_bits(8), Some(0xff));
+        assert_eq!(reader.read_bit(), None);
+    }
+
+    #[test]
+    fn resume_clears_unused_tail_bits() {
+        let writer = BitWriter::resume(vec![0xff, 0xff, 0xff], 12);
+        assert_eq!(writer.bytes(), &[0xff, 0xf0]);
+    }
+}

@@ -1,0 +1,628 @@
+//! The XOR chunk: an appender that encodes samples as Prometheus does, an iterator that decodes
+//! them, and validated construction from bytes.
+
+use neocortex_core::ErrorCode;
+
+use crate::bstream::{BitReader, BitWriter};
+
+/// Most samples one chunk can hold: the header counts them in 16 bits.
+pub const MAX_SAMPLES_PER_CHUNK: usize = u16::MAX as usize;
+
+/// Bytes of the sample-count header at the start of every chunk.
+const HEADER_BYTES: usize = 2;
+
+/// Initial buffer size of a new chunk: the header plus room for a few dozen samples.
+const INITIAL_CAPACITY: usize = 64;
+
+/// `leading` value meaning "no leading/trailing-zero window chosen yet".
+const NO_WINDOW: u8 = 0xff;
+
+/// Longest varint (10 bytes for 64 bits).
+const MAX_VARINT_BYTES: usize = 10;
+
+/// Why a chunk could not be decoded or extended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    /// Fewer than the two header bytes.
+    #[error("chunk too short: {len} bytes, need at least 2")]
+    TooShort {
+        /// Length of the data given.
+        len: usize,
+    },
+    /// The bit stream ended before the header's sample count was reached.
+    #[error("chunk truncated: header says {expected} samples, data ends in sample {sample}")]
+    Truncated {
+        /// Samples announced by the header.
+        expected: u16,
+        /// Zero-based index of the sample that could not be read.
+        sample: u16,
+    },
+    /// A varint longer than 64 bits.
+    #[error("chunk corrupt: varint overflow in sample {sample}")]
+    VarintOverflow {
+        /// Zero-based index of the sample.
+        sample: u16,
+    },
+    /// A value's leading-zero count and significant-bit count add up to more than 64.
+    #[error("chunk corrupt: invalid xor window (leading {leading}, significant bits {significant}) in sample {sample}")]
+    InvalidWindow {
+        /// Zero-based index of the sample.
+        sample: u16,
+        /// Leading zeros read.
+        leading: u8,
+        /// Significant bits read.
+        significant: u8,
+    },
+    /// The chunk already holds `MAX_SAMPLES_PER_CHUNK` samples.
+    #[error("chunk full: {MAX_SAMPLES_PER_CHUNK} samples")]
+    Full,
+}
+
+impl ChunkError {
+    /// The error category: a corrupt or full chunk is our own fault, never the client's.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::Internal
+    }
+}
+
+/// An XOR-encoded chunk being appended to. `bytes()` is at every moment a valid Prometheus
+/// XOR chunk holding the samples appended so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XorChunk {
+    stream: BitWriter,
+    num_samples: u16,
+    last_timestamp: i64,
+    last_value_bits: u64,
+    last_timestamp_delta: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl Default for XorChunk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XorChunk {
+    /// An empty chunk (just the zero sample-count header).
+    pub fn new() -> Self {
+        Self {
+            stream: BitWriter::with_prefix(&[0; HEADER_BYTES], INITIAL_CAPACITY),
+            num_samples: 0,
+            last_timestamp: 0,
+            last_value_bits: 0,
+            last_timestamp_delta: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+        }
+    }
+
+    /// Decodes and validates `bytes`, returning a chunk that can be read and appended to.
+    /// Corrupt data gives an error, never a panic. Bytes after the last sample's bits are
+    /// dropped (except the one spare byte Prometheus's writer leaves, which is kept).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ChunkError> {
+        let mut iter = XorIter::new(bytes);
+        for _ in iter.by_ref() {}
+        if let Some(err) = iter.error() {
+            return Err(err.clone());
+        }
+        let state = iter.state();
+        let bits_used = HEADER_BYTES * 8 + iter.reader.position();
+        Ok(Self {
+            stream: BitWriter::resume(bytes.to_vec(), bits_used),
+            num_samples: iter.total,
+            last_timestamp: state.timestamp,
+            last_value_bits: state.value_bits,
+            last_timestamp_delta: state.timestamp_delta,
+            leading: if iter.read > 0 && state.window_set { state.leading } else { NO_WINDOW },
+            trailing: state.trailing,
+        })
+    }
+
+    /// The encoded chunk, header included.
+    pub fn bytes(&self) -> &[u8] {
+        self.stream.bytes()
+    }
+
+    /// Number of samples appended.
+    pub fn num_samples(&self) -> usize {
+        usize::from(self.num_samples)
+    }
+
+    /// Whether no sample was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.num_samples == 0
+    }
+
+    /// The last sample appended, if any.
+    pub fn last_sample(&self) -> Option<(i64, f64)> {
+        (self.num_samples > 0).then(|| (self.last_timestamp, f64::from_bits(self.last_value_bits)))
+    }
+
+    /// Heap bytes reserved by the chunk's buffer (capacity, not length).
+    pub fn heap_bytes(&self) -> usize {
+        self.stream.capacity()
+    }
+
+    /// Releases spare buffer capacity, e.g. once the chunk is complete.
+    pub fn shrink_to_fit(&mut self) {
+        self.stream.shrink_to_fit();
+    }
+
+    /// Gives up the encoded bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.stream.into_bytes()
+    }
+
+    /// Decodes the samples in order.
+    pub fn iter(&self) -> XorIter<'_> {
+        XorIter::new(self.bytes())
+    }
+
+    /// Appends a sample. Timestamps are expected to increase (the caller enforces order, as
+    /// Prometheus's head does); any sequence still round-trips because arithmetic wraps.
+    pub fn append(&mut self, timestamp_ms: i64, value: f64) -> Result<(), ChunkError> {
+        if usize::from(self.num_samples) >= MAX_SAMPLES_PER_CHUNK {
+            return Err(ChunkError::Full);
+        }
+        let value_bits = value.to_bits();
+        let mut timestamp_delta = 0;
+        match self.num_samples {
+            0 => {
+                self.write_varint(zigzag(timestamp_ms));
+                self.stream.write_bits(value_bits, 64);
+            }
+            1 => {
+                timestamp_delta = timestamp_ms.wrapping_sub(self.last_timestamp) as u64;
+                self.write_varint(timestamp_delta);
+                self.write_value_delta(value_bits);
+            }
+            _ => {
+                timestamp_delta = timestamp_ms.wrapping_sub(self.last_timestamp) as u64;
+                let delta_of_delta = timestamp_delta.wrapping_sub(self.last_timestamp_delta) as i64;
+                self.write_delta_of_delta(delta_of_delta);
+                self.write_value_delta(value_bits);
+            }
+        }
+        self.last_timestamp = timestamp_ms;
+        self.last_value_bits = value_bits;
+        self.last_timestamp_delta = timestamp_delta;
+        self.num_samples += 1;
+        self.stream.bytes_mut()[..HEADER_BYTES].copy_from_slice(&self.num_samples.to_be_bytes());
+        Ok(())
+    }
+
+    fn write_varint(&mut self, mut value: u64) {
+        let mut buf = [0u8; MAX_VARINT_BYTES];
+        let mut len = 0;
+        while value >= 0x80 {
+            buf[len] = (value as u8) | 0x80;
+            value >>= 7;
+            len += 1;
+        }
+        buf[len] = value as u8;
+        self.stream.write_bytes(&buf[..=len]);
+    }
+
+    fn write_delta_of_delta(&mut self, delta_of_delta: i64) {
+        if delta_of_delta == 0 {
+            self.stream.write_bit(false);
+        } else if fits_in_bits(delta_of_delta, 14) {
+            self.stream.write_bits(0b10, 2);
+            self.stream.write_bits(delta_of_delta as u64, 14);
+        } else if fits_in_bits(delta_of_delta, 17) {
+            self.stream.write_bits(0b110, 3);
+            self.stream.write_bits(delta_of_delta as u64, 17);
+        } else if fits_in_bits(delta_of_delta, 20) {
+            self.stream.write_bits(0b1110, 4);
+            self.stream.write_bits(delta_of_delta as u64, 20);
+        } else {
+            self.stream.write_bits(0b1111, 4);
+            self.stream.write_bits(delta_of_delta as u64, 64);
+        }
+    }
+
+    fn write_value_delta(&mut self, value_bits: u64) {
+        let xor = value_bits ^ self.last_value_bits;
+        if xor == 0 {
+            self.stream.write_bit(false);
+            return;
+        }
+        self.stream.write_bit(true);
+        // Five bits hold the leading-zero count, so it is capped at 31.
+        let leading = (xor.leading_zeros() as u8).min(31);
+        let trailing = xor.trailing_zeros() as u8;
+        if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
+            // The new value's significant bits fit in the previous window.
+            self.stream.write_bit(false);
+            let significant = 64 - u32::from(self.leading) - u32::from(self.trailing);
+            self.stream.write_bits(xor >> self.trailing, significant);
+            return;
+        }
+        self.leading = leading;
+        self.trailing = trailing;
+        self.stream.write_bit(true);
+        self.stream.write_bits(u64::from(leading), 5);
+        let significant = 64 - u32::from(leading) - u32::from(trailing);
+        // 64 significant bits do not fit in six bits; it is written as 0 and read back as 64.
+        self.stream.write_bits(u64::from(significant) & 0x3f, 6);
+        self.stream.write_bits(xor >> trailing, significant);
+    }
+}
+
+/// Zigzag encoding of a signed varint (Go's `binary.PutVarint`).
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+/// Whether `value` fits the `bits`-bit delta-of-delta bucket: Prometheus's asymmetric range
+/// `-(2^(bits-1) - 1) ..= 2^(bits-1)`.
+fn fits_in_bits(value: i64, bits: u32) -> bool {
+    let half = 1i64 << (bits - 1);
+    -(half - 1) <= value && value <= half
+}
+
+/// Decoder state after the last sample read.
+#[derive(Debug, Clone, Copy, Default)]
+struct DecodeState {
+    timestamp: i64,
+    value_bits: u64,
+    timestamp_delta: u64,
+    leading: u8,
+    trailing: u8,
+    window_set: bool,
+}
+
+/// Iterates over the samples of an encoded chunk. On corrupt data it stops early and
+/// `error()` says why.
+#[derive(Debug, Clone)]
+pub struct XorIter<'a> {
+    reader: BitReader<'a>,
+    total: u16,
+    read: u16,
+    state: DecodeState,
+    error: Option<ChunkError>,
+}
+
+impl<'a> XorIter<'a> {
+    /// An iterator over the chunk `bytes` (header included).
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let (total, body, error) = match bytes {
+            [high, low, body @ ..] => (u16::from_be_bytes([*high, *low]), body, None),
+            _ => (0, &[][..], Some(ChunkError::TooShort { len: bytes.len() })),
+        };
+        Self { reader: BitReader::new(body), total, read: 0, state: DecodeState::default(), error }
+    }
+
+    /// Why iteration stopped early, if it did.
+    pub fn error(&self) -> Option<&ChunkError> {
+        self.error.as_ref()
+    }
+
+    /// Number of samples the header announces.
+    pub fn num_samples(&self) -> usize {
+        usize::from(self.total)
+    }
+
+    fn state(&self) -> DecodeState {
+        self.state
+    }
+
+    fn truncated(&self) -> ChunkError {
+        ChunkError::Truncated { expected: self.total, sample: self.read }
+    }
+
+    fn read_uvarint(&mut self) -> Result<u64, ChunkError> {
+        let mut value: u64 = 0;
+        for index in 0..MAX_VARINT_BYTES {
+            let byte = self.reader.read_byte().ok_or_else(|| self.truncated())?;
+            if index == MAX_VARINT_BYTES - 1 && byte > 1 {
+                return Err(ChunkError::VarintOverflow { sample: self.read });
+            }
+            value |= u64::from(byte & 0x7f) << (7 * index);
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err(ChunkError::VarintOverflow { sample: self.read })
+    }
+
+    fn read_bits(&mut self, count: u32) -> Result<u64, ChunkError> {
+        self.reader.read_bits(count).ok_or_else(|| self.truncated())
+    }
+
+    fn read_bit(&mut self) -> Result<bool, ChunkError> {
+        self.reader.read_bit().ok_or_else(|| self.truncated())
+    }
+
+    fn decode_next(&mut self) -> Result<(), ChunkError> {
+        match self.read {
+            0 => {
+                let raw = self.read_uvarint()?;
+                self.state.timestamp = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+                self.state.value_bits = self.read_bits(64)?;
+            }
+            1 => {
+                self.state.timestamp_delta = self.read_uvarint()?;
+                self.state.timestamp = self.state.timestamp.wrapping_add(self.state.timestamp_delta as i64);
+                self.decode_value()?;
+            }
+            _ => {
+                let delta_of_delta = self.decode_delta_of_delta()?;
+                self.state.timestamp_delta = self.state.timestamp_delta.wrapping_add(delta_of_delta as u64);
+                self.state.timestamp = self.state.timestamp.wrapping_add(self.state.timestamp_delta as i64);
+                self.decode_value()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode_delta_of_delta(&mut self) -> Result<i64, ChunkError> {
+        let mut prefix_ones = 0;
+        while prefix_ones < 4 && self.read_bit()? {
+            prefix_ones += 1;
+        }
+        let width = match prefix_ones {
+            0 => return Ok(0),
+            1 => 14,
+            2 => 17,
+            3 => 20,
+            _ => return Ok(self.read_bits(64)? as i64),
+        };
+        let raw = self.read_bits(width)?;
+        // Values above 2^(width-1) are negative numbers in `width`-bit two's complement.
+        let signed = if raw > (1u64 << (width - 1)) { raw.wrapping_sub(1u64 << width) } else { raw };
+        Ok(signed as i64)
+    }
+
+    fn decode_value(&mut self) -> Result<(), ChunkError> {
+        if !self.read_bit()? {
+            return Ok(());
+        }
+        if self.read_bit()? {
+            let leading = self.read_bits(5)? as u8;
+            let mut significant = self.read_bits(6)? as u8;
+            if significant == 0 {
+                significant = 64;
+            }
+            if u32::from(leading) + u32::from(significant) > 64 {
+                return Err(ChunkError::InvalidWindow { sample: self.read, leading, significant });
+            }
+            self.state.leading = leading;
+            self.state.trailing = 64 - leading - significant;
+            self.state.window_set = true;
+        }
+        let significant = 64 - u32::from(self.state.leading) - u32::from(self.state.trailing);
+        let bits = self.read_bits(significant)?;
+        self.state.value_bits ^= bits << self.state.trailing;
+        Ok(())
+    }
+}
+
+impl Iterator for XorIter<'_> {
+    type Item = (i64, f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.error.is_some() || self.read >= self.total {
+            return None;
+        }
+        if let Err(err) = self.decode_next() {
+            self.error = Some(err);
+            return None;
+        }
+        self.read += 1;
+        Some((self.state.timestamp, f64::from_bits(self.state.value_bits)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(usize::from(self.total - self.read)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const STALE_NAN_BITS: u64 = neocortex_core::STALE_NAN_BITS;
+
+    fn encode(samples: &[(i64, f64)]) -> XorChunk {
+        let mut chunk = XorChunk::new();
+        for &(t, v) in samples {
+            chunk.append(t, v).expect("chunk has room");
+        }
+        chunk
+    }
+
+    fn bits_of(samples: &[(i64, f64)]) -> Vec<(i64, u64)> {
+        samples.iter().map(|&(t, v)| (t, v.to_bits())).collect()
+    }
+
+    /// Bytes worked out by hand from the format description:
+    /// header `00 03`; first timestamp 1000 as a zigzag varint (2000 = `d0 0f`); 1.0 as 64 raw
+    /// bits (`3f f0 00 00 00 00 00 00`); second timestamp as uvarint delta 1000 (`e8 07`), written
+    /// into the spare byte the aligned 64-bit write left; value unchanged: bit `0`; third sample:
+    /// delta-of-delta 0: bit `0`; value 2.0 XOR 1.0 = 0x7ff0_0000_0000_0000 (1 leading zero,
+    /// 52 trailing, 11 significant): bits `1 1 00001 001011 11111111111`. Bit string after
+    /// `e8 07`: `0011 0000 | 1001 0111 | 1111 1111 | 11` = `30 97 ff c0`.
+    #[test]
+    fn golden_three_samples() {
+        let chunk = encode(&[(1000, 1.0), (2000, 1.0), (3000, 2.0)]);
+        let expected: &[u8] = &[
+            0x00, 0x03, 0xd0, 0x0f, 0x3f, 0xf0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe8, 0x07, 0x30, 0x97,
+            0xff, 0xc0,
+        ];
+        assert_eq!(chunk.bytes(), expected);
+        assert_eq!(chunk.num_samples(), 3);
+        let decoded: Vec<_> = XorIter::new(expected).collect();
+        assert_eq!(decoded, vec![(1000, 1.0), (2000, 1.0), (3000, 2.0)]);
+    }
+
+    /// A single sample leaves Prometheus's spare byte after the aligned 64-bit value.
+    #[test]
+    fn golden_one_sample_keeps_spare_byte() {
+        let chunk = encode(&[(1000, 1.0)]);
+        let expected: &[u8] = &[0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x00];
+        assert_eq!(chunk.bytes(), expected);
+        let reloaded = XorChunk::from_bytes(expected).expect("valid chunk");
+        assert_eq!(reloaded.bytes(), expected);
+    }
+
+    /// Delta-of-delta buckets by hand: timestamps 0, 10, 30 give dod 10, in the 14-bit bucket:
+    /// `10` then 10 in 14 bits. Values stay 0.0 (bit `0` each).
+    #[test]
+    fn golden_delta_of_delta_bucket() {
+        let chunk = encode(&[(0, 0.0), (10, 0.0), (30, 0.0)]);
+        // first: varint 0 = `00`, 64 zero bits, spare byte; second: uvarint 10 = `0a` in the spare
+        // byte, then value bit 0; third: `10` + `00000000001010` + value bit `0`.
+        // bits after `0a`: 0 10 00000000001010 0 -> 0100 0000 | 0000 0101 | 00 -> 40 05 00
+        let expected: &[u8] = &[0x00, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x40, 0x05, 0x00];
+        assert_eq!(chunk.bytes(), expected);
+    }
+
+    #[test]
+    fn empty_chunk_is_just_the_header() {
+        let chunk = XorChunk::new();
+        assert_eq!(chunk.bytes(), &[0, 0]);
+        assert_eq!(chunk.iter().count(), 0);
+        assert_eq!(chunk.last_sample(), None);
+    }
+
+    #[test]
+    fn staleness_marker_bits_round_trip() {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let chunk = encode(&[(1, 5.0), (2, stale), (3, 6.0), (4, stale), (5, f64::NAN)]);
+        let decoded: Vec<u64> = chunk.iter().map(|(_, v)| v.to_bits()).collect();
+        assert_eq!(
+            decoded,
+            vec![5.0f64.to_bits(), STALE_NAN_BITS, 6.0f64.to_bits(), STALE_NAN_BITS, f64::NAN.to_bits()]
+        );
+    }
+
+    #[test]
+    fn every_delta_of_delta_bucket_and_edge_round_trips() {
+        let mut samples = vec![(0i64, 0.0), (100, 1.0)];
+        let mut delta: i64 = 100;
+        for dod in
+            [0i64, 1, -1, 8192, -8191, 8193, -8192, 65536, -65535, 65537, 524288, -524287, 524289, 1 << 40]
+        {
+            delta += dod;
+            let last = samples.last().expect("not empty").0;
+            samples.push((last + delta, dod as f64));
+        }
+        let chunk = encode(&samples);
+        assert_eq!(bits_of(&chunk.iter().collect::<Vec<_>>()), bits_of(&samples));
+    }
+
+    #[test]
+    fn truncated_chunk_is_an_error_not_a_panic() {
+        let chunk = encode(&[(1000, 1.0), (2000, 1.5), (3000, 2.0)]);
+        let bytes = chunk.bytes();
+        for len in 0..bytes.len() - 1 {
+            assert!(XorChunk::from_bytes(&bytes[..len]).is_err(), "prefix of {len} bytes accepted");
+        }
+        let mut wrong_count = bytes.to_vec();
+        wrong_count[1] = 200;
+        assert_eq!(XorChunk::from_bytes(&wrong_count).err().map(|e| e.code()), Some(ErrorCode::Internal));
+    }
+
+    #[test]
+    fn invalid_window_is_an_error() {
+        // Second sample: delta 1, then value bits `1 1`, leading 31 (`11111`), significant 63
+        // (`111111`): 31 + 63 > 64.
+        let mut bytes = vec![0x00, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x01];
+        bytes.extend_from_slice(&[0xff, 0xf8, 0x00, 0x00]);
+        assert!(matches!(XorChunk::from_bytes(&bytes), Err(ChunkError::InvalidWindow { .. })));
+    }
+
+    #[test]
+    fn appending_after_from_bytes_matches_appending_from_scratch() {
+        let samples: Vec<(i64, f64)> =
+            (0..50).map(|i| (i * 15_000 + (i % 3), (i * i) as f64 * 0.5)).collect();
+        for split in 0..samples.len() {
+            let prefix = encode(&samples[..split]);
+            let mut resumed = XorChunk::from_bytes(prefix.bytes()).expect("valid");
+            for &(t, v) in &samples[split..] {
+                resumed.append(t, v).expect("room");
+            }
+            assert_eq!(resumed.bytes(), encode(&samples).bytes(), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn full_chunk_refuses_more_samples() {
+        let mut chunk = XorChunk::new();
+        for i in 0..MAX_SAMPLES_PER_CHUNK as i64 {
+            chunk.append(i, 0.0).expect("room");
+        }
+        assert_eq!(chunk.append(1 << 20, 1.0), Err(ChunkError::Full));
+        assert_eq!(chunk.iter().count(), MAX_SAMPLES_PER_CHUNK);
+    }
+
+    fn increasing_samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
+        let start = any::<i64>().prop_map(|t| t / 4);
+        let steps = prop::collection::vec(
+            (
+                prop_oneof![0i64..3, 14_990i64..15_010, 0i64..(1 << 22), 0i64..(1 << 40)],
+                prop_oneof![
+                    any::<u64>().prop_map(f64::from_bits),
+                    Just(f64::from_bits(STALE_NAN_BITS)),
+                    (0u32..1000).prop_map(f64::from),
+                    any::<f64>(),
+                ],
+            ),
+            0..300,
+        );
+        (start, steps).prop_map(|(start, steps)| {
+            let mut t = start;
+            steps
+                .into_iter()
+                .map(|(step, v)| {
+                    t = t.saturating_add(step);
+                    (t, v)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_increasing_timestamps_any_value_bits(samples in increasing_samples()) {
+            let chunk = encode(&samples);
+            let mut iter = chunk.iter();
+            let decoded: Vec<_> = iter.by_ref().collect();
+            prop_assert!(iter.error().is_none());
+            prop_assert_eq!(bits_of(&decoded), bits_of(&samples));
+            let reloaded = XorChunk::from_bytes(chunk.bytes()).expect("own chunk is valid");
+            prop_assert_eq!(reloaded.bytes(), chunk.bytes());
+            prop_assert_eq!(reloaded.num_samples(), samples.len());
+        }
+
+        #[test]
+        fn arbitrary_timestamps_round_trip(samples in prop::collection::vec((any::<i64>(), any::<u64>()), 0..100)) {
+            let samples: Vec<(i64, f64)> = samples.into_iter().map(|(t, v)| (t, f64::from_bits(v))).collect();
+            let chunk = encode(&samples);
+            prop_assert_eq!(bits_of(&chunk.iter().collect::<Vec<_>>()), bits_of(&samples));
+        }
+
+        #[test]
+        fn corrupt_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = XorChunk::from_bytes(&bytes);
+            let _ = XorIter::new(&bytes).count();
+        }
+
+        #[test]
+        fn flipped_bits_never_panic(samples in increasing_samples(), flip in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let chunk = encode(&samples);
+            let mut bytes = chunk.bytes().to_vec();
+            let index = flip.index(bytes.len());
+            bytes[index] ^= 1 << bit;
+            if let Ok(mut reloaded) = XorChunk::from_bytes(&bytes) {
+                // Whatever decoded must still extend cleanly.
+                let _ = reloaded.append(i64::MAX, 1.0);
+                let _ = reloaded.iter().count();
+            }
+        }
+    }
+}
