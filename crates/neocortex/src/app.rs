@@ -1,0 +1,201 @@
+//! Starting and stopping Neocortex: one small init per module, run in dependency order, then
+//! the HTTP and gRPC servers until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use neocortex_core::metrics::DiscardedSamples;
+use neocortex_core::{Overrides, Pusher, QueryableSource};
+use neocortex_distributor::Distributor;
+use neocortex_ingester::Ingester;
+use neocortex_ring::{IngesterClient, Ring, RingPusher, RingQueryableSource};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::http_metrics::HttpMetrics;
+use crate::modules::{parse_targets, start_order, Module};
+use crate::routes::{router, RouteDeps};
+use crate::runtime_config::{load_into, spawn_reloader, RuntimeConfigMetrics};
+use crate::services::{ServiceState, Services};
+
+/// Tokens each ingester takes in the ring (Cortex's `-ingester.num-tokens`).
+const INGESTER_TOKENS: usize = 128;
+
+/// The handles the modules built, each present only when its module runs.
+#[derive(Default)]
+struct Handles {
+    overrides: Option<Overrides>,
+    ring: Option<Arc<Ring>>,
+    ingester: Option<Arc<Ingester>>,
+    distributor: Option<Arc<Distributor>>,
+    prometheus_api: Option<axum::Router>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// A started process: its bound addresses and how to stop it.
+pub struct Running {
+    /// Where HTTP is served.
+    pub http_addr: SocketAddr,
+    /// Where gRPC is served.
+    pub grpc_addr: SocketAddr,
+    shutdown: CancellationToken,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Asks the process to stop gracefully.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until every server and module has stopped.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.done.await.context("server task panicked")?
+    }
+}
+
+/// Builds every module of `config.target`, binds the servers and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let config = Arc::new(config);
+    let order = start_order(&parse_targets(&config.target).map_err(anyhow::Error::msg)?);
+    let services = Services::new(&order);
+    let mut registry = Registry::default();
+    let discarded = DiscardedSamples::default();
+    registry.register(
+        "cortex_discarded_samples",
+        "The total number of samples that were discarded.",
+        discarded.clone(),
+    );
+    crate::process_metrics::register(&mut registry);
+    let http_metrics = HttpMetrics::register(&mut registry);
+    let shutdown = CancellationToken::new();
+    let mut handles = Handles::default();
+
+    for module in &order {
+        services.set(*module, ServiceState::Starting);
+        match module {
+            Module::Server | Module::Api => continue,
+            Module::RuntimeConfig => {}
+            Module::Overrides => {
+                handles.overrides =
+                    Some(init_overrides(&config, &mut registry, &shutdown, &mut handles.background)?);
+            }
+            Module::Ring => handles.ring = Some(Arc::new(Ring::new(1))),
+            Module::Ingester => {
+                let overrides = handles.overrides.clone().context("ingester needs overrides")?;
+                let ingester =
+                    Ingester::new(config.ingester.clone(), overrides, discarded.clone(), &mut registry);
+                let ring = handles.ring.as_ref().context("ingester needs the ring")?;
+                ring.join("ingester-local", "in-process", INGESTER_TOKENS, ingester.clone() as Arc<dyn IngesterClient>);
+                handles.ingester = Some(ingester);
+            }
+            Module::Distributor => {
+                let overrides = handles.overrides.clone().context("distributor needs overrides")?;
+                let ring = handles.ring.clone().context("distributor needs the ring")?;
+                let pusher: Arc<dyn Pusher> = Arc::new(RingPusher::new(ring));
+                handles.distributor = Some(Arc::new(Distributor::new(
+                    config.distributor.clone(),
+                    overrides,
+                    pusher,
+                    discarded.clone(),
+                    &mut registry,
+                )));
+            }
+            Module::Querier => {
+                let ring = handles.ring.clone().context("querier needs the ring")?;
+                let source: Arc<dyn QueryableSource> = Arc::new(RingQueryableSource::new(ring));
+                handles.prometheus_api = Some(crate::query_api::prometheus_api(&config, source));
+            }
+            Module::All => {}
+        }
+        if *module != Module::Server {
+            services.set(*module, ServiceState::Running);
+        }
+    }
+
+    let http_listener = bind(&config.server.http_listen_address, config.server.http_listen_port).await?;
+    let grpc_listener = bind(&config.server.grpc_listen_address, config.server.grpc_listen_port).await?;
+    let http_addr = http_listener.local_addr()?;
+    let grpc_addr = grpc_listener.local_addr()?;
+
+    let routes = router(RouteDeps {
+        config: config.clone(),
+        services: services.clone(),
+        registry: Arc::new(registry),
+        http_metrics,
+        distributor: handles.distributor.clone(),
+        prometheus_api: handles.prometheus_api.take(),
+    });
+
+    let http_shutdown = shutdown.clone();
+    let http_server = tokio::spawn(async move {
+        axum::serve(http_listener, routes)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+            .await
+    });
+    let grpc_shutdown = shutdown.clone();
+    let grpc_server = tokio::spawn(crate::grpc::serve(grpc_listener, grpc_shutdown));
+    services.set(Module::Server, ServiceState::Running);
+    tracing::info!(%http_addr, %grpc_addr, modules = ?order, "neocortex started");
+
+    let grace = config.server.graceful_shutdown_timeout.0;
+    let stop_services = services.clone();
+    let stop_signal = shutdown.clone();
+    let done = tokio::spawn(async move {
+        stop_signal.cancelled().await;
+        stop_services.set_all(ServiceState::Stopping);
+        let drained = tokio::time::timeout(grace, async {
+            let http = http_server.await;
+            let grpc = grpc_server.await;
+            (http, grpc)
+        })
+        .await;
+        for task in handles.background {
+            task.abort();
+        }
+        stop_services.set_all(ServiceState::Terminated);
+        match drained {
+            Ok((http, grpc)) => {
+                http.context("http server task")?.context("http server")?;
+                grpc.context("grpc server task")??;
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!(?grace, "in-flight requests did not finish within the graceful shutdown timeout");
+                Ok(())
+            }
+        }
+    });
+
+    Ok(Running { http_addr, grpc_addr, shutdown, done })
+}
+
+fn init_overrides(
+    config: &Config,
+    registry: &mut Registry,
+    shutdown: &CancellationToken,
+    background: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<Overrides> {
+    let overrides = Overrides::new(config.limits.clone());
+    if let Some(path) = config.runtime_config_file() {
+        load_into(&path, &overrides)?;
+        let metrics = RuntimeConfigMetrics::register(registry);
+        background.push(spawn_reloader(
+            path,
+            config.runtime_config.period.0,
+            overrides.clone(),
+            metrics,
+            shutdown.child_token(),
+        ));
+    }
+    Ok(overrides)
+}
+
+async fn bind(address: &str, port: u16) -> anyhow::Result<TcpListener> {
+    let host = if address.is_empty() { "0.0.0.0" } else { address };
+    let listener = TcpListener::bind((host, port)).await.with_context(|| format!("listening on {host}:{port}"))?;
+    Ok(listener)
+}
