@@ -1,1 +1,31 @@
-//! Placeholder.
+//! The ingester: per-tenant in-memory series, the write target of the distributor and the
+//! recent-data source of the querier.
+//!
+//! Each tenant has its own database: series sharded by label-set hash (labels stored as
+//! interned ids), samples in Prometheus XOR chunks cut every 120 samples, an inverted postings
+//! index resolving label matchers, and the latest metric metadata. Closed chunks stay in memory
+//! until the flusher (a later part) takes them via [`Ingester::for_each_closed_chunks`].
+
+mod config;
+mod errors;
+mod hash;
+mod ingester;
+mod interner;
+mod metadata;
+mod metrics;
+mod postings;
+mod regex_hint;
+mod series;
+mod tenant;
+
+#[cfg(test)]
+mod ingester_tests;
+
+pub use config::{IngesterConfig, InstanceLimits};
+pub use errors::{
+    IngestError, REASON_NEW_VALUE_FOR_TIMESTAMP, REASON_PER_METRIC_SERIES_LIMIT, REASON_PER_USER_SERIES_LIMIT,
+    REASON_SAMPLE_OUT_OF_ORDER,
+};
+pub use ingester::Ingester;
+pub use metrics::UserLabels;
+pub use series::{ClosedChunk, SAMPLES_PER_CHUNK};

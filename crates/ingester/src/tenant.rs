@@ -1,0 +1,463 @@
+//! The in-memory database of one tenant: series sharded by label-set hash, each shard behind its
+//! own lock and each series behind its own small mutex, plus the tenant's postings index,
+//! string interner and metadata.
+//!
+//! Lock order (never acquired the other way): shard -> index; a series mutex is a leaf; the
+//! interner's lock is a leaf and its reads take no lock. Queries take the index lock, release
+//! it, then visit series shard by shard.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+use prometheus_client::metrics::counter::Counter;
+
+use neocortex_core::{Label, Labels, Limits, Matcher, PushSeries, Sample, Series, TenantId, METRIC_NAME};
+
+use crate::errors::{format_series, IngestError};
+use crate::hash::{hash_labels, PassThroughState};
+use crate::interner::Interner;
+use crate::metadata::MetadataStore;
+use crate::postings::{LabelRef, PostingsIndex, SeriesRef};
+use crate::series::{Appended, ClosedChunk, SampleRejection, SeriesData};
+
+/// log2 of the number of shards per tenant.
+const SHARD_BITS: u32 = 5;
+const SHARDS: usize = 1 << SHARD_BITS;
+/// Most series one shard can hold (the slot must fit beside the shard in a `SeriesRef`).
+const MAX_SLOTS_PER_SHARD: usize = (u32::MAX >> SHARD_BITS) as usize;
+
+/// One series: immutable identity plus mutable samples.
+#[derive(Debug)]
+struct SeriesEntry {
+    labels: Box<[LabelRef]>,
+    data: Mutex<SeriesData>,
+}
+
+impl SeriesEntry {
+    fn labels_equal(&self, labels: &Labels, interner: &Interner) -> bool {
+        self.labels.len() == labels.len()
+            && self.labels.iter().zip(labels.iter()).all(|(stored, incoming)| {
+                interner.resolve(stored.name) == incoming.name && interner.resolve(stored.value) == incoming.value
+            })
+    }
+}
+
+/// A shard: a hash -> slot map (with a side table for hash collisions) and the series.
+#[derive(Debug, Default)]
+struct Shard {
+    by_hash: HashMap<u64, u32, PassThroughState>,
+    collisions: HashMap<u64, Vec<u32>, PassThroughState>,
+    series: Vec<SeriesEntry>,
+}
+
+impl Shard {
+    fn find(&self, hash: u64, labels: &Labels, interner: &Interner) -> Option<u32> {
+        let slot = *self.by_hash.get(&hash)?;
+        if self.series[slot as usize].labels_equal(labels, interner) {
+            return Some(slot);
+        }
+        let candidates = self.collisions.get(&hash)?;
+        candidates.iter().copied().find(|&slot| self.series[slot as usize].labels_equal(labels, interner))
+    }
+
+    fn insert(&mut self, hash: u64, entry: SeriesEntry) -> u32 {
+        let slot = self.series.len() as u32;
+        if self.series.len() == self.series.capacity() {
+            // Grow by a quarter: the table is large and long-lived, doubling would waste memory.
+            self.series.reserve_exact((self.series.len() / 4).max(16));
+        }
+        self.series.push(entry);
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(slot);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collisions.entry(hash).or_default().push(slot);
+            }
+        }
+        slot
+    }
+}
+
+fn shard_of(hash: u64) -> usize {
+    // Bits the hash maps use least (they take the lowest and the top seven bits).
+    ((hash >> 40) as usize) & (SHARDS - 1)
+}
+
+fn pack(shard: usize, slot: u32) -> SeriesRef {
+    (slot << SHARD_BITS) | shard as u32
+}
+
+fn unpack(series: SeriesRef) -> (usize, usize) {
+    ((series as usize) & (SHARDS - 1), (series >> SHARD_BITS) as usize)
+}
+
+/// Everything a push needs besides the tenant's own state.
+#[derive(Debug)]
+pub(crate) struct PushContext<'a> {
+    pub(crate) limits: &'a Limits,
+    pub(crate) metric_names_without_limit: &'a [String],
+    pub(crate) instance_series: &'a AtomicU64,
+    pub(crate) max_instance_series: u64,
+}
+
+/// What a push did, summed over its series.
+#[derive(Debug, Default)]
+pub(crate) struct PushOutcome {
+    pub(crate) ingested: u64,
+    pub(crate) failed: u64,
+    pub(crate) series_created: u64,
+    pub(crate) chunks_created: u64,
+    /// Samples dropped per discard reason.
+    pub(crate) discarded: Vec<(&'static str, u64)>,
+    pub(crate) first_error: Option<IngestError>,
+    min_time_ms: Option<i64>,
+    max_time_ms: Option<i64>,
+}
+
+impl PushOutcome {
+    fn refuse(&mut self, samples: u64, error: impl FnOnce() -> IngestError, reason: Option<&'static str>) {
+        self.failed += samples;
+        if let Some(reason) = reason {
+            match self.discarded.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, count)) => *count += samples,
+                None => self.discarded.push((reason, samples)),
+            }
+        }
+        if self.first_error.is_none() {
+            self.first_error = Some(error());
+        }
+    }
+
+    fn stored(&mut self, timestamp_ms: i64) {
+        self.ingested += 1;
+        self.min_time_ms = Some(self.min_time_ms.map_or(timestamp_ms, |t| t.min(timestamp_ms)));
+        self.max_time_ms = Some(self.max_time_ms.map_or(timestamp_ms, |t| t.max(timestamp_ms)));
+    }
+}
+
+/// The in-memory database of one tenant.
+#[derive(Debug)]
+pub(crate) struct TenantDb {
+    tenant: TenantId,
+    shards: Box<[RwLock<Shard>]>,
+    index: RwLock<PostingsIndex>,
+    interner: Interner,
+    metric_name_id: u32,
+    series_count: AtomicU64,
+    min_time_ms: AtomicI64,
+    max_time_ms: AtomicI64,
+    metadata: Mutex<MetadataStore>,
+    series_created: Counter,
+}
+
+impl TenantDb {
+    /// An empty database for `tenant`.
+    pub(crate) fn new(tenant: TenantId, series_created: Counter) -> Self {
+        let interner = Interner::default();
+        let metric_name_id = interner.intern(METRIC_NAME);
+        Self {
+            tenant,
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            index: RwLock::new(PostingsIndex::default()),
+            interner,
+            metric_name_id,
+            series_count: AtomicU64::new(0),
+            min_time_ms: AtomicI64::new(i64::MAX),
+            max_time_ms: AtomicI64::new(i64::MIN),
+            metadata: Mutex::new(MetadataStore::default()),
+            series_created,
+        }
+    }
+
+    /// Number of series held.
+    pub(crate) fn series_count(&self) -> u64 {
+        self.series_count.load(Ordering::Relaxed)
+    }
+
+    /// The tenant's metadata store.
+    pub(crate) fn metadata(&self) -> &Mutex<MetadataStore> {
+        &self.metadata
+    }
+
+    /// Stores the samples of one series, creating it if needed.
+    pub(crate) fn push_series(&self, series: &PushSeries, context: &PushContext<'_>, outcome: &mut PushOutcome) {
+        if series.samples.is_empty() {
+            return;
+        }
+        let hash = hash_labels(&series.labels);
+        let shard_index = shard_of(hash);
+        {
+            let shard = self.shards[shard_index].read();
+            if let Some(slot) = shard.find(hash, &series.labels, &self.interner) {
+                let mut data = shard.series[slot as usize].data.lock();
+                append_samples(&mut data, series, outcome);
+                return;
+            }
+        }
+        self.create_and_append(hash, shard_index, series, context, outcome);
+    }
+
+    /// Folds the time range of a finished push into the tenant's range.
+    pub(crate) fn record_time_range(&self, outcome: &PushOutcome) {
+        if let (Some(min), Some(max)) = (outcome.min_time_ms, outcome.max_time_ms) {
+            self.min_time_ms.fetch_min(min, Ordering::Relaxed);
+            self.max_time_ms.fetch_max(max, Ordering::Relaxed);
+        }
+    }
+
+    /// Checks the series limits; `index` gives the per-metric count.
+    fn check_limits(
+        &self,
+        labels: &Labels,
+        index: &PostingsIndex,
+        context: &PushContext<'_>,
+    ) -> Result<(), IngestError> {
+        let limits = context.limits;
+        if limits.max_series_per_user > 0 && self.series_count() >= limits.max_series_per_user {
+            return Err(IngestError::PerUserSeriesLimit {
+                local_limit: limits.max_series_per_user,
+                global_limit: limits.max_global_series_per_user,
+            });
+        }
+        if limits.max_series_per_metric > 0 {
+            if let Some(metric_name) = labels.metric_name() {
+                let exempt = context.metric_names_without_limit.iter().any(|name| name == metric_name);
+                let count = index.count(self.metric_name_id, metric_name) as u64;
+                if !exempt && count >= limits.max_series_per_metric {
+                    return Err(IngestError::PerMetricSeriesLimit {
+                        local_limit: limits.max_series_per_metric,
+                        global_limit: limits.max_global_series_per_metric,
+                        series: format_series(labels),
+                    });
+                }
+            }
+        }
+        if context.max_instance_series > 0
+            && context.instance_series.load(Ordering::Relaxed) >= context.max_instance_series
+        {
+            return Err(IngestError::InstanceSeriesLimit);
+        }
+        Ok(())
+    }
+
+    fn refuse_series(outcome: &mut PushOutcome, series: &PushSeries, error: IngestError) {
+        let reason = error.discard_reason();
+        outcome.refuse(series.samples.len() as u64, || error, reason);
+    }
+
+    fn create_and_append(
+        &self,
+        hash: u64,
+        shard_index: usize,
+        series: &PushSeries,
+        context: &PushContext<'_>,
+        outcome: &mut PushOutcome,
+    ) {
+        // Check limits before interning so refused series leave no strings behind.
+        if let Err(error) = self.check_limits(&series.labels, &self.index.read(), context) {
+            Self::refuse_series(outcome, series, error);
+            return;
+        }
+        let labels: Box<[LabelRef]> = series
+            .labels
+            .iter()
+            .map(|label| LabelRef { name: self.interner.intern(&label.name), value: self.interner.intern(&label.value) })
+            .collect();
+        let mut shard = self.shards[shard_index].write();
+        if let Some(slot) = shard.find(hash, &series.labels, &self.interner) {
+            // Another push created it meanwhile.
+            append_samples(shard.series[slot as usize].data.get_mut(), series, outcome);
+            return;
+        }
+        if shard.series.len() >= MAX_SLOTS_PER_SHARD {
+            Self::refuse_series(outcome, series, IngestError::InstanceSeriesLimit);
+            return;
+        }
+        {
+            let mut index = self.index.write();
+            if let Err(error) = self.check_limits(&series.labels, &index, context) {
+                drop(index);
+                drop(shard);
+                Self::refuse_series(outcome, series, error);
+                return;
+            }
+            let series_ref = pack(shard_index, shard.series.len() as u32);
+            index.add(series_ref, &labels, &self.interner);
+            self.series_count.fetch_add(1, Ordering::Relaxed);
+            context.instance_series.fetch_add(1, Ordering::Relaxed);
+        }
+        let slot = shard.insert(hash, SeriesEntry { labels, data: Mutex::new(SeriesData::default()) });
+        outcome.series_created += 1;
+        self.series_created.inc();
+        append_samples(shard.series[slot as usize].data.get_mut(), series, outcome);
+    }
+
+    /// The series matching `matchers` (all series when empty), sorted by ref.
+    fn select_refs(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
+        self.index.read().select(matchers, &self.interner)
+    }
+
+    /// Runs `visit` on one series' labels and samples.
+    fn with_series<R>(&self, series: SeriesRef, visit: impl FnOnce(&[LabelRef], &SeriesData) -> R) -> Option<R> {
+        let (shard_index, slot) = unpack(series);
+        let shard = self.shards.get(shard_index)?.read();
+        let entry = shard.series.get(slot)?;
+        let data = entry.data.lock();
+        Some(visit(&entry.labels, &data))
+    }
+
+    fn to_labels(&self, labels: &[LabelRef]) -> Labels {
+        Labels::from_sorted(
+            labels
+                .iter()
+                .map(|label| Label::new(self.interner.resolve(label.name), self.interner.resolve(label.value)))
+                .collect(),
+        )
+    }
+
+    /// Whether the tenant's samples span any of `[start_ms, end_ms]`.
+    fn overlaps(&self, start_ms: i64, end_ms: i64) -> bool {
+        self.min_time_ms.load(Ordering::Relaxed) <= end_ms && self.max_time_ms.load(Ordering::Relaxed) >= start_ms
+    }
+
+    /// Matching series with their samples in the range, sorted by labels; empty ones left out.
+    pub(crate) fn select(&self, start_ms: i64, end_ms: i64, matchers: &[Matcher]) -> Vec<Series> {
+        let mut out = Vec::new();
+        for series_ref in self.select_refs(matchers) {
+            let found = self.with_series(series_ref, |labels, data| {
+                let mut samples = Vec::new();
+                data.samples_in_range(start_ms, end_ms, &mut samples);
+                (!samples.is_empty()).then(|| (labels.to_vec(), samples))
+            });
+            if let Some(Some((labels, samples))) = found {
+                out.push(Series { labels: self.to_labels(&labels), samples });
+            }
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// Label refs of matching series with samples in the range.
+    fn matching_label_refs(&self, start_ms: i64, end_ms: i64, matchers: &[Matcher]) -> Vec<Box<[LabelRef]>> {
+        self.select_refs(matchers)
+            .into_iter()
+            .filter_map(|series_ref| {
+                self.with_series(series_ref, |labels, data| {
+                    data.has_samples_in_range(start_ms, end_ms).then(|| labels.into())
+                })
+                .flatten()
+            })
+            .collect()
+    }
+
+    /// Label sets of matching series with samples in the range, sorted.
+    pub(crate) fn series(&self, start_ms: i64, end_ms: i64, matchers: &[Matcher]) -> Vec<Labels> {
+        let mut out: Vec<Labels> = self
+            .matching_label_refs(start_ms, end_ms, matchers)
+            .iter()
+            .map(|labels| self.to_labels(labels))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Sorted label names of matching series with samples in the range.
+    pub(crate) fn label_names(&self, start_ms: i64, end_ms: i64, matchers: &[Matcher]) -> Vec<String> {
+        let mut names: Vec<String> = if matchers.is_empty() {
+            if !self.overlaps(start_ms, end_ms) {
+                return Vec::new();
+            }
+            let index = self.index.read();
+            index.names().map(|name| self.interner.resolve(name).to_string()).collect()
+        } else {
+            let mut ids: Vec<u32> = self
+                .matching_label_refs(start_ms, end_ms, matchers)
+                .iter()
+                .flat_map(|labels| labels.iter().map(|label| label.name))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.into_iter().map(|name| self.interner.resolve(name).to_string()).collect()
+        };
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Sorted values of label `name` over matching series with samples in the range.
+    pub(crate) fn label_values(&self, start_ms: i64, end_ms: i64, name: &str, matchers: &[Matcher]) -> Vec<String> {
+        let Some(name_id) = self.interner.lookup(name) else {
+            return Vec::new();
+        };
+        if matchers.is_empty() {
+            if !self.overlaps(start_ms, end_ms) {
+                return Vec::new();
+            }
+            return self.index.read().values(name_id).map(|value| value.to_string()).collect();
+        }
+        let mut ids: Vec<u32> = self
+            .matching_label_refs(start_ms, end_ms, matchers)
+            .iter()
+            .filter_map(|labels| labels.iter().find(|label| label.name == name_id).map(|label| label.value))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut values: Vec<String> = ids.into_iter().map(|value| self.interner.resolve(value).to_string()).collect();
+        values.sort();
+        values
+    }
+
+    /// Visits every series that has closed chunks (the seam the flusher will use).
+    pub(crate) fn for_each_closed_chunks(&self, mut visit: impl FnMut(&Labels, &[ClosedChunk])) {
+        for shard in self.shards.iter() {
+            let shard = shard.read();
+            for entry in &shard.series {
+                let data = entry.data.lock();
+                if !data.closed_chunks().is_empty() {
+                    visit(&self.to_labels(&entry.labels), data.closed_chunks());
+                }
+            }
+        }
+    }
+
+    /// Number of chunks held (closed and open).
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.shards.iter().map(|shard| shard.read().series.iter().map(|e| e.data.lock().chunk_count()).sum::<usize>()).sum()
+    }
+
+    /// The tenant id.
+    pub(crate) fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+}
+
+/// Appends a series' samples, recording refusals with Cortex's reasons.
+fn append_samples(data: &mut SeriesData, series: &PushSeries, outcome: &mut PushOutcome) {
+    for &Sample { timestamp_ms, value } in &series.samples {
+        match data.append(timestamp_ms, value) {
+            Ok(Appended::Stored { new_chunk }) => {
+                outcome.stored(timestamp_ms);
+                outcome.chunks_created += u64::from(new_chunk);
+            }
+            Ok(Appended::Duplicate) => {}
+            Err(SampleRejection::OutOfOrder { last_timestamp_ms }) => {
+                let error = || IngestError::SampleOutOfOrder {
+                    last_timestamp_ms,
+                    timestamp_ms,
+                    series: format_series(&series.labels),
+                };
+                outcome.refuse(1, error, Some(crate::errors::REASON_SAMPLE_OUT_OF_ORDER));
+            }
+            Err(SampleRejection::NewValueForTimestamp { last_value }) => {
+                let error = || IngestError::NewValueForTimestamp {
+                    last_value,
+                    value,
+                    series: format_series(&series.labels),
+                };
+                outcome.refuse(1, error, Some(crate::errors::REASON_NEW_VALUE_FOR_TIMESTAMP));
+            }
+        }
+    }
+}
