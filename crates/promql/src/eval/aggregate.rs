@@ -1,0 +1,248 @@
+//! Aggregation operators with `by`/`without`. Grouping keys are computed once per input series;
+//! each step then only folds values into per-group accumulators.
+
+use std::collections::HashMap;
+
+use neocortex_core::labels::is_valid_label_name;
+use neocortex_core::{Labels, METRIC_NAME};
+
+use super::{Evaluator, MatrixBuilder, StepCursors, StepSeries, Steps, Val};
+use crate::ast::{AggregateOp, Expr};
+use crate::error::PromqlError;
+use crate::functions::quantile;
+use crate::value::format_value;
+
+/// The labels of a series' group.
+fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
+    let kept = labels.iter().filter(|l| {
+        let listed = grouping.iter().any(|g| *g == l.name);
+        if without {
+            !listed && l.name != METRIC_NAME
+        } else {
+            listed
+        }
+    });
+    Labels::from_sorted(kept.cloned().collect())
+}
+
+#[derive(Clone, Default)]
+struct Accumulator {
+    seen: bool,
+    value: f64,
+    mean: f64,
+    count: f64,
+    values: Vec<f64>,
+    members: Vec<(usize, f64)>,
+}
+
+pub(super) fn eval_aggregate(
+    ev: &mut Evaluator<'_>,
+    op: AggregateOp,
+    expr: &Expr,
+    param: Option<&Expr>,
+    grouping: &[String],
+    without: bool,
+    steps: &Steps,
+) -> Result<Val, PromqlError> {
+    let param_value = match param {
+        Some(param) => Some(ev.eval(param, steps)?),
+        None => None,
+    };
+    let input = ev.eval(expr, steps)?;
+    ev.done_with(&input);
+    if let Some(value) = &param_value {
+        ev.done_with(value);
+    }
+    let Val::Vector(input) = input else {
+        return Err(PromqlError::exec("expected instant vector in aggregation expression"));
+    };
+    let scalar_param = match &param_value {
+        Some(Val::Scalar(values)) => values.clone(),
+        _ => Vec::new(),
+    };
+    if op == AggregateOp::CountValues {
+        let Some(Val::String(label)) = &param_value else {
+            return Err(PromqlError::exec("count_values requires a string parameter"));
+        };
+        if !is_valid_label_name(label) {
+            return Err(PromqlError::exec(format!("invalid label name {label:?}")));
+        }
+        return count_values(ev, &input, label, grouping, without, steps).map(Val::Vector);
+    }
+
+    let mut group_of_series = Vec::with_capacity(input.len());
+    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<Labels> = Vec::new();
+    for series in &input {
+        let labels = group_labels(&series.labels, grouping, without);
+        let next = groups.len();
+        let index = *group_index.entry(labels.clone()).or_insert(next);
+        if index == next {
+            groups.push(labels);
+        }
+        group_of_series.push(index);
+    }
+
+    let is_k = matches!(op, AggregateOp::Topk | AggregateOp::Bottomk);
+    let mut builder = MatrixBuilder::new();
+    let slots: Vec<usize> = if is_k { Vec::new() } else { groups.iter().map(|g| builder.slot(g.clone())).collect() };
+    let mut topk_slots: HashMap<usize, usize> = HashMap::new();
+    let mut cursors = StepCursors::new(&input);
+    let mut accumulators = vec![Accumulator::default(); groups.len()];
+    for (step, t) in steps.iter() {
+        ev.check_deadline()?;
+        for acc in accumulators.iter_mut() {
+            acc.seen = false;
+            acc.values.clear();
+            acc.members.clear();
+        }
+        let mut input_len = 0usize;
+        for (index, &group) in group_of_series.iter().enumerate() {
+            let Some(value) = cursors.value_at(&input, index, t) else { continue };
+            input_len += 1;
+            fold(op, &mut accumulators[group], index, value);
+        }
+        if is_k {
+            let k = scalar_param.get(step).copied().unwrap_or(f64::NAN);
+            if !(k >= 1.0) {
+                continue;
+            }
+            let k = if k >= input_len as f64 { input_len } else { k as usize };
+            for acc in accumulators.iter_mut().filter(|a| a.seen) {
+                let descending = op == AggregateOp::Topk;
+                acc.members.sort_by(|a, b| rank_order(a.1, b.1, descending));
+                for &(index, value) in acc.members.iter().take(k) {
+                    let slot = *topk_slots.entry(index).or_insert_with(|| builder.slot(input[index].labels.clone()));
+                    builder.push(slot, t, value)?;
+                }
+            }
+            continue;
+        }
+        for (group, acc) in accumulators.iter_mut().enumerate() {
+            if !acc.seen {
+                continue;
+            }
+            let value = match op {
+                AggregateOp::Avg => acc.mean,
+                AggregateOp::Count => acc.count,
+                AggregateOp::Stdvar => acc.value / acc.count,
+                AggregateOp::Stddev => (acc.value / acc.count).sqrt(),
+                AggregateOp::Quantile => {
+                    let q = scalar_param.get(step).copied().unwrap_or(f64::NAN);
+                    quantile(q, &mut acc.values)
+                }
+                _ => acc.value,
+            };
+            builder.push(slots[group], t, value)?;
+        }
+    }
+    Ok(Val::Vector(builder.finish()))
+}
+
+/// topk/bottomk order: best first, NaN always last.
+fn rank_order(a: f64, b: f64, descending: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if descending => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+fn fold(op: AggregateOp, acc: &mut Accumulator, index: usize, value: f64) {
+    if !acc.seen {
+        acc.seen = true;
+        acc.value = value;
+        acc.mean = value;
+        acc.count = 1.0;
+        match op {
+            AggregateOp::Group => acc.value = 1.0,
+            AggregateOp::Stddev | AggregateOp::Stdvar => acc.value = 0.0,
+            AggregateOp::Quantile => acc.values.push(value),
+            AggregateOp::Topk | AggregateOp::Bottomk => acc.members.push((index, value)),
+            _ => {}
+        }
+        return;
+    }
+    match op {
+        AggregateOp::Sum => acc.value += value,
+        AggregateOp::Avg => {
+            acc.count += 1.0;
+            if acc.mean.is_infinite() {
+                if value.is_infinite() && (acc.mean > 0.0) == (value > 0.0) {
+                    return;
+                }
+                if !value.is_infinite() && !value.is_nan() {
+                    return;
+                }
+            }
+            acc.mean += value / acc.count - acc.mean / acc.count;
+        }
+        AggregateOp::Count => acc.count += 1.0,
+        AggregateOp::Group => {}
+        AggregateOp::Max => {
+            if acc.value < value || acc.value.is_nan() {
+                acc.value = value;
+            }
+        }
+        AggregateOp::Min => {
+            if acc.value > value || acc.value.is_nan() {
+                acc.value = value;
+            }
+        }
+        AggregateOp::Stddev | AggregateOp::Stdvar => {
+            acc.count += 1.0;
+            let delta = value - acc.mean;
+            acc.mean += delta / acc.count;
+            acc.value += delta * (value - acc.mean);
+        }
+        AggregateOp::Quantile => acc.values.push(value),
+        AggregateOp::Topk | AggregateOp::Bottomk => acc.members.push((index, value)),
+        AggregateOp::CountValues => {}
+    }
+}
+
+fn count_values(
+    ev: &Evaluator<'_>,
+    input: &[StepSeries],
+    label: &str,
+    grouping: &[String],
+    without: bool,
+    steps: &Steps,
+) -> Result<Vec<StepSeries>, PromqlError> {
+    let base: Vec<Labels> = input.iter().map(|s| group_labels(&s.labels, grouping, without)).collect();
+    let value_label_dropped = without && grouping.iter().any(|g| g == label);
+    let mut builder = MatrixBuilder::new();
+    let mut slot_cache: HashMap<(usize, u64), usize> = HashMap::new();
+    let mut cursors = StepCursors::new(input);
+    let mut counts: Vec<f64> = Vec::new();
+    let mut touched: Vec<usize> = Vec::new();
+    for (_, t) in steps.iter() {
+        ev.check_deadline()?;
+        touched.clear();
+        for (index, labels) in base.iter().enumerate() {
+            let Some(value) = cursors.value_at(input, index, t) else { continue };
+            let slot = *slot_cache.entry((index, value.to_bits())).or_insert_with(|| {
+                let mut out = labels.clone();
+                if !value_label_dropped {
+                    out.set(label, format_value(value));
+                }
+                builder.slot(out)
+            });
+            if counts.len() <= slot {
+                counts.resize(slot + 1, 0.0);
+            }
+            if counts[slot] == 0.0 {
+                touched.push(slot);
+            }
+            counts[slot] += 1.0;
+        }
+        for &slot in &touched {
+            builder.push(slot, t, counts[slot])?;
+            counts[slot] = 0.0;
+        }
+    }
+    Ok(builder.finish())
+}

@@ -1,0 +1,609 @@
+//! Function calls: range-vector functions over sliding windows, and instant-vector functions.
+
+use std::collections::{HashMap, HashSet};
+
+use neocortex_core::labels::is_valid_label_name;
+use neocortex_core::{Labels, MatchOp, Sample, METRIC_NAME};
+use regex::Regex;
+
+use super::{Evaluator, MatrixBuilder, StepCursors, StepSeries, Steps, Val, WindowCursor};
+use crate::ast::{Expr, ValueType};
+use crate::boundaries;
+use crate::error::{duplicate_labelset, PromqlError};
+use crate::functions::{
+    bucket_quantile, civil_time, days_in_month, extrapolated_rate, go_max, go_min, holt_winters, instant_value,
+    linear_regression, quantile, Bucket, FunctionDef, FunctionKind as K, WindowContext,
+};
+
+pub(super) fn eval_call(
+    ev: &mut Evaluator<'_>,
+    func: &FunctionDef,
+    args: &[Expr],
+    steps: &Steps,
+) -> Result<Val, PromqlError> {
+    if args.iter().any(|a| a.value_type() == ValueType::Matrix) {
+        return eval_range_function(ev, func.kind, args, steps);
+    }
+    match func.kind {
+        K::Time => Ok(Val::Scalar(steps.iter().map(|(_, t)| t as f64 / 1000.0).collect())),
+        K::Pi => Ok(Val::Scalar(vec![std::f64::consts::PI; steps.len()])),
+        K::Vector => {
+            let values = eval_scalar(ev, &args[0], steps)?;
+            let points = steps.iter().map(|(i, t)| Sample { timestamp_ms: t, value: values[i] }).collect();
+            Ok(Val::Vector(vec![StepSeries { labels: Labels::empty(), points }]))
+        }
+        K::Scalar => {
+            let input = eval_vector(ev, &args[0], steps)?;
+            let mut cursors = StepCursors::new(&input);
+            let mut out = Vec::with_capacity(steps.len());
+            for (_, t) in steps.iter() {
+                let mut found = None;
+                let mut count = 0;
+                for index in 0..input.len() {
+                    if let Some(value) = cursors.value_at(&input, index, t) {
+                        count += 1;
+                        found = Some(value);
+                    }
+                }
+                out.push(if count == 1 { found.unwrap_or(f64::NAN) } else { f64::NAN });
+            }
+            Ok(Val::Scalar(out))
+        }
+        K::Absent => {
+            let input = eval_vector(ev, &args[0], steps)?;
+            let mut present = vec![false; steps.len()];
+            for series in &input {
+                for point in &series.points {
+                    present[((point.timestamp_ms - steps.start) / steps.step) as usize] = true;
+                }
+            }
+            let points: Vec<Sample> = steps
+                .iter()
+                .filter(|(i, _)| !present[*i])
+                .map(|(_, t)| Sample { timestamp_ms: t, value: 1.0 })
+                .collect();
+            if points.is_empty() {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            Ok(Val::Vector(vec![StepSeries { labels: absent_labels(&args[0]), points }]))
+        }
+        K::Timestamp => {
+            if let Expr::VectorSelector(selector) = args[0].unparen() {
+                let input = ev.select_instant(selector, steps, true)?;
+                return map_vector(input, true, |_, value| Some(value)).map(Val::Vector);
+            }
+            let input = eval_vector(ev, &args[0], steps)?;
+            map_vector(input, true, |t, _| Some(t as f64 / 1000.0)).map(Val::Vector)
+        }
+        K::Sort | K::SortDesc => {
+            let mut input = eval_vector(ev, &args[0], steps)?;
+            let descending = func.kind == K::SortDesc;
+            let last = steps.end;
+            let value_at_end =
+                |s: &StepSeries| s.points.last().filter(|p| p.timestamp_ms == last).map(|p| p.value);
+            input.sort_by(|a, b| {
+                let (a, b) = (value_at_end(a).unwrap_or(f64::NAN), value_at_end(b).unwrap_or(f64::NAN));
+                sort_order(a, b, descending)
+            });
+            Ok(Val::Vector(input))
+        }
+        K::LabelReplace => label_replace(ev, args, steps).map(Val::Vector),
+        K::LabelJoin => label_join(ev, args, steps).map(Val::Vector),
+        K::HistogramQuantile => histogram_quantile(ev, args, steps).map(Val::Vector),
+        K::HistogramCount | K::HistogramSum | K::HistogramFraction => Err(PromqlError::exec(format!(
+            "{}: native histograms are not supported by this engine",
+            func.name
+        ))),
+        K::Round => {
+            let input = eval_vector(ev, &args[0], steps)?;
+            let nearest = match args.get(1) {
+                Some(arg) => eval_scalar(ev, arg, steps)?,
+                None => vec![1.0; steps.len()],
+            };
+            map_vector(input, true, |t, v| {
+                let inverse = 1.0 / nearest[step_of(steps, t)];
+                Some((v * inverse + 0.5).floor() / inverse)
+            })
+            .map(Val::Vector)
+        }
+        K::Clamp => {
+            let input = eval_vector(ev, &args[0], steps)?;
+            let min = eval_scalar(ev, &args[1], steps)?;
+            let max = eval_scalar(ev, &args[2], steps)?;
+            map_vector(input, true, |t, v| {
+                let step = step_of(steps, t);
+                if max[step] < min[step] {
+                    return None;
+                }
+                Some(go_max(min[step], go_min(max[step], v)))
+            })
+            .map(Val::Vector)
+        }
+        K::ClampMax | K::ClampMin => {
+            let input = eval_vector(ev, &args[0], steps)?;
+            let bound = eval_scalar(ev, &args[1], steps)?;
+            let is_max = func.kind == K::ClampMax;
+            map_vector(input, true, |t, v| {
+                let b = bound[step_of(steps, t)];
+                Some(if is_max { go_min(v, b) } else { go_max(v, b) })
+            })
+            .map(Val::Vector)
+        }
+        K::DaysInMonth | K::DayOfMonth | K::DayOfWeek | K::DayOfYear | K::Hour | K::Minute | K::Month | K::Year => {
+            let kind = func.kind;
+            let input = match args.first() {
+                Some(arg) => eval_vector(ev, arg, steps)?,
+                None => vec![StepSeries {
+                    labels: Labels::empty(),
+                    points: steps
+                        .iter()
+                        .map(|(_, t)| Sample { timestamp_ms: t, value: t as f64 / 1000.0 })
+                        .collect(),
+                }],
+            };
+            map_vector(input, true, |_, v| Some(date_part(kind, v))).map(Val::Vector)
+        }
+        kind => {
+            let Some(f) = simple_math(kind) else {
+                return Err(PromqlError::exec(format!("function {:?} is not implemented", func.name)));
+            };
+            let input = eval_vector(ev, &args[0], steps)?;
+            map_vector(input, true, |_, v| Some(f(v))).map(Val::Vector)
+        }
+    }
+}
+
+fn step_of(steps: &Steps, t: i64) -> usize {
+    ((t - steps.start) / steps.step) as usize
+}
+
+fn sort_order(a: f64, b: f64, descending: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if descending => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+fn simple_math(kind: K) -> Option<fn(f64) -> f64> {
+    Some(match kind {
+        K::Abs => f64::abs,
+        K::Ceil => f64::ceil,
+        K::Floor => f64::floor,
+        K::Exp => f64::exp,
+        K::Sqrt => f64::sqrt,
+        K::Ln => f64::ln,
+        K::Log2 => f64::log2,
+        K::Log10 => f64::log10,
+        K::Sin => f64::sin,
+        K::Cos => f64::cos,
+        K::Tan => f64::tan,
+        K::Asin => f64::asin,
+        K::Acos => f64::acos,
+        K::Atan => f64::atan,
+        K::Sinh => f64::sinh,
+        K::Cosh => f64::cosh,
+        K::Tanh => f64::tanh,
+        K::Asinh => f64::asinh,
+        K::Acosh => f64::acosh,
+        K::Atanh => f64::atanh,
+        K::Deg => |v| v * 180.0 / std::f64::consts::PI,
+        K::Rad => |v| v * std::f64::consts::PI / 180.0,
+        K::Sgn => |v| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        },
+        _ => return None,
+    })
+}
+
+fn date_part(kind: K, seconds: f64) -> f64 {
+    let time = civil_time(seconds);
+    f64::from(match kind {
+        K::DaysInMonth => days_in_month(time.year, time.month),
+        K::DayOfMonth => time.day,
+        K::DayOfWeek => time.weekday,
+        K::DayOfYear => time.day_of_year,
+        K::Hour => time.hour,
+        K::Minute => time.minute,
+        K::Month => time.month,
+        _ => return time.year as f64,
+    })
+}
+
+fn eval_vector(ev: &mut Evaluator<'_>, expr: &Expr, steps: &Steps) -> Result<Vec<StepSeries>, PromqlError> {
+    let value = ev.eval(expr, steps)?;
+    ev.done_with(&value);
+    match value {
+        Val::Vector(series) => Ok(series),
+        _ => Err(PromqlError::exec("expected an instant vector argument")),
+    }
+}
+
+fn eval_scalar(ev: &mut Evaluator<'_>, expr: &Expr, steps: &Steps) -> Result<Vec<f64>, PromqlError> {
+    let value = ev.eval(expr, steps)?;
+    ev.done_with(&value);
+    match value {
+        Val::Scalar(values) => Ok(values),
+        _ => Err(PromqlError::exec("expected a scalar argument")),
+    }
+}
+
+fn eval_string(ev: &mut Evaluator<'_>, expr: &Expr, steps: &Steps) -> Result<String, PromqlError> {
+    match ev.eval(expr, steps)? {
+        Val::String(text) => Ok(text),
+        _ => Err(PromqlError::exec("expected a string argument")),
+    }
+}
+
+/// Applies `f(step_time, value)` to every point, optionally dropping `__name__`, and rejects
+/// outputs where two series end up with the same labels.
+fn map_vector(
+    input: Vec<StepSeries>,
+    drop_name: bool,
+    mut f: impl FnMut(i64, f64) -> Option<f64>,
+) -> Result<Vec<StepSeries>, PromqlError> {
+    let mut builder = MatrixBuilder::new();
+    for series in input {
+        let labels = if drop_name { series.labels.without_metric_name() } else { series.labels };
+        let slot = builder.slot(labels);
+        for point in series.points {
+            if let Some(value) = f(point.timestamp_ms, point.value) {
+                builder.push(slot, point.timestamp_ms, value)?;
+            }
+        }
+    }
+    Ok(builder.finish())
+}
+
+/// The labels `absent()` reports: equality matchers of a plain selector, minus names that are
+/// matched more than once or by other operators.
+fn absent_labels(expr: &Expr) -> Labels {
+    let matchers = match expr.unparen() {
+        Expr::VectorSelector(selector) | Expr::MatrixSelector { selector, .. } => &selector.matchers,
+        _ => return Labels::empty(),
+    };
+    let mut labels = Labels::empty();
+    let mut ambiguous = Vec::new();
+    for matcher in matchers {
+        if matcher.name == METRIC_NAME {
+            continue;
+        }
+        if matcher.op == MatchOp::Equal && labels.get(&matcher.name).is_none() {
+            labels.set(&matcher.name, matcher.value.clone());
+        } else {
+            ambiguous.push(matcher.name.clone());
+        }
+    }
+    for name in ambiguous {
+        labels.remove(&name);
+    }
+    labels
+}
+
+fn label_replace(ev: &mut Evaluator<'_>, args: &[Expr], steps: &Steps) -> Result<Vec<StepSeries>, PromqlError> {
+    let input = eval_vector(ev, &args[0], steps)?;
+    let dst = eval_string(ev, &args[1], steps)?;
+    let replacement = eval_string(ev, &args[2], steps)?;
+    let src = eval_string(ev, &args[3], steps)?;
+    let pattern = eval_string(ev, &args[4], steps)?;
+    let regex = Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|_| PromqlError::exec(format!("invalid regular expression in label_replace(): {pattern}")))?;
+    if !is_valid_label_name(&dst) {
+        return Err(PromqlError::exec(format!("invalid destination label name in label_replace(): {dst}")));
+    }
+    let mut builder = MatrixBuilder::new();
+    for series in input {
+        let source = series.labels.get(&src).unwrap_or("");
+        let labels = match regex.captures(source) {
+            None => series.labels,
+            Some(captures) => {
+                let mut expanded = String::new();
+                captures.expand(&replacement, &mut expanded);
+                let mut labels = series.labels.clone();
+                labels.set(&dst, expanded);
+                labels
+            }
+        };
+        let slot = builder.slot(labels);
+        for point in series.points {
+            builder.push(slot, point.timestamp_ms, point.value)?;
+        }
+    }
+    Ok(builder.finish())
+}
+
+fn label_join(ev: &mut Evaluator<'_>, args: &[Expr], steps: &Steps) -> Result<Vec<StepSeries>, PromqlError> {
+    let input = eval_vector(ev, &args[0], steps)?;
+    let dst = eval_string(ev, &args[1], steps)?;
+    let separator = eval_string(ev, &args[2], steps)?;
+    let mut sources = Vec::new();
+    for arg in &args[3..] {
+        let name = eval_string(ev, arg, steps)?;
+        if !is_valid_label_name(&name) {
+            return Err(PromqlError::exec(format!("invalid source label name in label_join(): {name}")));
+        }
+        sources.push(name);
+    }
+    if !is_valid_label_name(&dst) {
+        return Err(PromqlError::exec(format!("invalid destination label name in label_join(): {dst}")));
+    }
+    let mut builder = MatrixBuilder::new();
+    for series in input {
+        let joined = sources.iter().map(|s| series.labels.get(s).unwrap_or("")).collect::<Vec<_>>().join(&separator);
+        let mut labels = series.labels.clone();
+        labels.set(&dst, joined);
+        let slot = builder.slot(labels);
+        for point in series.points {
+            builder.push(slot, point.timestamp_ms, point.value)?;
+        }
+    }
+    Ok(builder.finish())
+}
+
+fn histogram_quantile(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    steps: &Steps,
+) -> Result<Vec<StepSeries>, PromqlError> {
+    let q = eval_scalar(ev, &args[0], steps)?;
+    let input = eval_vector(ev, &args[1], steps)?;
+    // Group buckets by their labels without `le` (the metric name still separates groups).
+    let mut group_of_series: Vec<Option<(usize, f64)>> = Vec::with_capacity(input.len());
+    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut builder = MatrixBuilder::new();
+    let mut group_slots: Vec<usize> = Vec::new();
+    for series in &input {
+        let Some(upper_bound) = series.labels.get("le").and_then(parse_go_float) else {
+            group_of_series.push(None);
+            continue;
+        };
+        let mut key = series.labels.clone();
+        key.remove("le");
+        let next = group_slots.len();
+        let group = *group_index.entry(key.clone()).or_insert(next);
+        if group == next {
+            group_slots.push(builder.slot(key.without_metric_name()));
+        }
+        group_of_series.push(Some((group, upper_bound)));
+    }
+    let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); group_slots.len()];
+    let mut cursors = StepCursors::new(&input);
+    for (step, t) in steps.iter() {
+        ev.check_deadline()?;
+        for group in buckets.iter_mut() {
+            group.clear();
+        }
+        for (index, entry) in group_of_series.iter().enumerate() {
+            let Some((group, upper_bound)) = entry else { continue };
+            if let Some(count) = cursors.value_at(&input, index, t) {
+                buckets[*group].push(Bucket { upper_bound: *upper_bound, count });
+            }
+        }
+        for (group, group_buckets) in buckets.iter_mut().enumerate() {
+            if group_buckets.is_empty() {
+                continue;
+            }
+            let value = bucket_quantile(q[step], group_buckets);
+            builder.push(group_slots[group], t, value)?;
+        }
+    }
+    Ok(builder.finish())
+}
+
+/// Parses a float as Go's `strconv.ParseFloat` does for `le` label values.
+fn parse_go_float(text: &str) -> Option<f64> {
+    let lower = text.to_ascii_lowercase();
+    match lower.trim_start_matches(['+', '-']) {
+        "inf" | "infinity" => {
+            return Some(if lower.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
+        }
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    let body = text.strip_prefix('+').unwrap_or(text);
+    if body.starts_with(['+', '-']) && text.starts_with('+') {
+        return None;
+    }
+    body.replace('_', "").parse::<f64>().ok()
+}
+
+fn eval_range_function(
+    ev: &mut Evaluator<'_>,
+    kind: K,
+    args: &[Expr],
+    steps: &Steps,
+) -> Result<Val, PromqlError> {
+    let matrix_index = args.iter().position(|a| a.value_type() == ValueType::Matrix).unwrap_or(0);
+    let mut params: Vec<Vec<f64>> = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i != matrix_index {
+            params.push(eval_scalar(ev, arg, steps)?);
+        }
+    }
+    let source = ev.range_source(&args[matrix_index], steps)?;
+    if kind == K::AbsentOverTime {
+        return absent_over_time(ev, &source, &args[matrix_index], steps);
+    }
+    let keep_name = kind == K::LastOverTime;
+    let mut out: Vec<StepSeries> = Vec::new();
+    for (labels, samples) in &source.series {
+        ev.check_deadline()?;
+        let mut cursor = WindowCursor::new();
+        let mut points = Vec::new();
+        for (step, t) in steps.iter() {
+            let reference = source.reference(t);
+            let (start, end) = boundaries::range_window(reference, source.range_ms);
+            let window = cursor.window(samples, start, end);
+            if window.is_empty() {
+                continue;
+            }
+            ev.check_window(window.len())?;
+            let ctx = WindowContext { range_start: start, range_end: end, eval_time: t, range_ms: source.range_ms };
+            let param = |i: usize| params.get(i).map_or(f64::NAN, |p| p[step]);
+            if let Some(value) = range_function(kind, window, &ctx, param)? {
+                points.push(Sample { timestamp_ms: t, value });
+            }
+        }
+        if !points.is_empty() {
+            let labels = if keep_name { labels.clone() } else { labels.without_metric_name() };
+            out.push(StepSeries { labels, points });
+        }
+    }
+    let mut seen = HashSet::with_capacity(out.len());
+    if !out.iter().all(|s| seen.insert(&s.labels)) {
+        return Err(duplicate_labelset());
+    }
+    Ok(Val::Vector(out))
+}
+
+fn absent_over_time(
+    ev: &Evaluator<'_>,
+    source: &super::RangeSource<'_>,
+    arg: &Expr,
+    steps: &Steps,
+) -> Result<Val, PromqlError> {
+    let mut present = vec![false; steps.len()];
+    for (_, samples) in &source.series {
+        ev.check_deadline()?;
+        let mut cursor = WindowCursor::new();
+        for (step, t) in steps.iter() {
+            let (start, end) = boundaries::range_window(source.reference(t), source.range_ms);
+            if !cursor.window(samples, start, end).is_empty() {
+                present[step] = true;
+            }
+        }
+    }
+    let points: Vec<Sample> =
+        steps.iter().filter(|(i, _)| !present[*i]).map(|(_, t)| Sample { timestamp_ms: t, value: 1.0 }).collect();
+    if points.is_empty() {
+        return Ok(Val::Vector(Vec::new()));
+    }
+    Ok(Val::Vector(vec![StepSeries { labels: absent_labels(arg), points }]))
+}
+
+fn range_function(
+    kind: K,
+    window: &[Sample],
+    ctx: &WindowContext,
+    param: impl Fn(usize) -> f64,
+) -> Result<Option<f64>, PromqlError> {
+    let values = || window.iter().map(|s| s.value);
+    Ok(match kind {
+        K::Rate => extrapolated_rate(window, ctx, true, true),
+        K::Increase => extrapolated_rate(window, ctx, true, false),
+        K::Delta => extrapolated_rate(window, ctx, false, false),
+        K::Irate => instant_value(window, true),
+        K::Idelta => instant_value(window, false),
+        K::Changes | K::Resets => {
+            let mut count = 0.0;
+            let mut previous = window[0].value;
+            for current in values().skip(1) {
+                let counted = if kind == K::Changes {
+                    current != previous && !(current.is_nan() && previous.is_nan())
+                } else {
+                    current < previous
+                };
+                if counted {
+                    count += 1.0;
+                }
+                previous = current;
+            }
+            Some(count)
+        }
+        K::Deriv => {
+            if window.len() < 2 {
+                return Ok(None);
+            }
+            Some(linear_regression(window, window[0].timestamp_ms).0)
+        }
+        K::PredictLinear => {
+            if window.len() < 2 {
+                return Ok(None);
+            }
+            let (slope, intercept) = linear_regression(window, ctx.eval_time);
+            Some(slope * param(0) + intercept)
+        }
+        K::HoltWinters => {
+            let (smoothing, trend) = (param(0), param(1));
+            if smoothing <= 0.0 || smoothing >= 1.0 || smoothing.is_nan() {
+                return Err(PromqlError::exec(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {smoothing:.6}"
+                )));
+            }
+            if trend <= 0.0 || trend >= 1.0 || trend.is_nan() {
+                return Err(PromqlError::exec(format!("invalid trend factor. Expected: 0 < tf < 1, got: {trend:.6}")));
+            }
+            holt_winters(window, smoothing, trend)
+        }
+        K::AvgOverTime => {
+            let mut mean: f64 = 0.0;
+            let mut count: f64 = 0.0;
+            for v in values() {
+                count += 1.0;
+                if mean.is_infinite() {
+                    if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                        continue;
+                    }
+                    if !v.is_infinite() && !v.is_nan() {
+                        continue;
+                    }
+                }
+                mean += v / count - mean / count;
+            }
+            Some(mean)
+        }
+        K::SumOverTime => Some(values().sum()),
+        K::CountOverTime => Some(window.len() as f64),
+        K::MinOverTime | K::MaxOverTime => {
+            let mut best = window[0].value;
+            for v in values() {
+                let better = if kind == K::MaxOverTime { v > best } else { v < best };
+                if better || best.is_nan() {
+                    best = v;
+                }
+            }
+            Some(best)
+        }
+        K::StddevOverTime | K::StdvarOverTime => {
+            let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
+            for v in values() {
+                count += 1.0;
+                let delta = v - mean;
+                mean += delta / count;
+                aux += delta * (v - mean);
+            }
+            let variance = aux / count;
+            Some(if kind == K::StddevOverTime { variance.sqrt() } else { variance })
+        }
+        K::QuantileOverTime => {
+            let mut sorted: Vec<f64> = values().collect();
+            Some(quantile(param(0), &mut sorted))
+        }
+        K::LastOverTime => Some(window[window.len() - 1].value),
+        K::PresentOverTime => Some(1.0),
+        _ => return Err(PromqlError::exec("function does not take a range vector")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_parsing_of_le_values() {
+        assert_eq!(parse_go_float("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_go_float("+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_go_float("2e-1"), Some(0.2));
+        assert_eq!(parse_go_float(".2"), Some(0.2));
+        assert_eq!(parse_go_float("x"), None);
+    }
+}

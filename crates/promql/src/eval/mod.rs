@@ -1,0 +1,390 @@
+//! The synchronous evaluator: walks the syntax tree over all steps of a query, one node at a time,
+//! reading pre-fetched series through per-series cursors (no window copies).
+
+mod aggregate;
+mod binary;
+mod calls;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use neocortex_core::{is_stale_nan, Labels, Sample, Series};
+
+use crate::ast::{AtModifier, Expr, VectorSelector};
+use crate::boundaries;
+use crate::error::{duplicate_labelset, PromqlError};
+
+/// The evaluation times of a node: `start`, `start + step`, ..., `end`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steps {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) step: i64,
+}
+
+impl Steps {
+    pub(crate) fn len(&self) -> usize {
+        ((self.end - self.start) / self.step) as usize + 1
+    }
+
+    pub(crate) fn time(&self, index: usize) -> i64 {
+        self.start + index as i64 * self.step
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, i64)> + '_ {
+        (0..self.len()).map(|i| (i, self.time(i)))
+    }
+}
+
+/// One output series of an instant-vector node: a point at each step where it has a value.
+#[derive(Debug, Clone)]
+pub(crate) struct StepSeries {
+    pub(crate) labels: Labels,
+    pub(crate) points: Vec<Sample>,
+}
+
+/// The value of a node over all steps.
+#[derive(Debug)]
+pub(crate) enum Val {
+    /// One value per step.
+    Scalar(Vec<f64>),
+    /// An instant vector at every step.
+    Vector(Vec<StepSeries>),
+    /// Raw range-vector windows (only at the top of an instant query).
+    Matrix(Vec<StepSeries>),
+    /// A string literal.
+    String(String),
+}
+
+impl Val {
+    fn sample_count(&self) -> usize {
+        match self {
+            Val::Scalar(values) => values.len(),
+            Val::Vector(series) | Val::Matrix(series) => series.iter().map(|s| s.points.len()).sum(),
+            Val::String(_) => 0,
+        }
+    }
+}
+
+/// Series fetched for each selector, keyed by the selector's address in the syntax tree.
+pub(crate) type FetchedSeries = HashMap<usize, Vec<Series>>;
+
+/// The key of a selector in `FetchedSeries`.
+pub(crate) fn selector_key(selector: &VectorSelector) -> usize {
+    selector as *const VectorSelector as usize
+}
+
+/// Settings and state of one query's evaluation.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) data: &'a FetchedSeries,
+    pub(crate) query_start: i64,
+    pub(crate) query_end: i64,
+    pub(crate) lookback_ms: i64,
+    pub(crate) default_step_ms: i64,
+    pub(crate) max_samples: usize,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) current_samples: usize,
+    pub(crate) peak_samples: usize,
+}
+
+/// A range-vector input of a function: series with their window samples and how to place windows.
+pub(crate) struct RangeSource<'a> {
+    pub(crate) series: Vec<(Labels, Cow<'a, [Sample]>)>,
+    pub(crate) range_ms: i64,
+    pub(crate) offset_ms: i64,
+    pub(crate) at: Option<i64>,
+}
+
+impl RangeSource<'_> {
+    /// The reference (window end) time for evaluation time `t`.
+    pub(crate) fn reference(&self, t: i64) -> i64 {
+        self.at.unwrap_or(t) - self.offset_ms
+    }
+}
+
+/// Moves over one series' samples window by window as evaluation time increases.
+pub(crate) struct WindowCursor {
+    lo: usize,
+    hi: usize,
+}
+
+impl WindowCursor {
+    pub(crate) fn new() -> Self {
+        Self { lo: 0, hi: 0 }
+    }
+
+    /// The samples inside `[start, end]` (per `boundaries`); windows must not move backwards.
+    pub(crate) fn window<'s>(&mut self, samples: &'s [Sample], start: i64, end: i64) -> &'s [Sample] {
+        if self.hi < self.lo {
+            self.hi = self.lo;
+        }
+        while self.hi < samples.len() && !boundaries::after_window(samples[self.hi].timestamp_ms, end) {
+            self.hi += 1;
+        }
+        while self.lo < self.hi && boundaries::before_window(samples[self.lo].timestamp_ms, start) {
+            self.lo += 1;
+        }
+        &samples[self.lo..self.hi]
+    }
+}
+
+/// Reads the value of each series at successive steps of a `Val::Vector`.
+pub(crate) struct StepCursors {
+    positions: Vec<usize>,
+}
+
+impl StepCursors {
+    pub(crate) fn new(series: &[StepSeries]) -> Self {
+        Self { positions: vec![0; series.len()] }
+    }
+
+    /// The value of series `index` at time `t`; steps must be visited in increasing order.
+    pub(crate) fn value_at(&mut self, series: &[StepSeries], index: usize, t: i64) -> Option<f64> {
+        let points = &series[index].points;
+        let position = &mut self.positions[index];
+        while *position < points.len() && points[*position].timestamp_ms < t {
+            *position += 1;
+        }
+        match points.get(*position) {
+            Some(point) if point.timestamp_ms == t => Some(point.value),
+            _ => None,
+        }
+    }
+}
+
+/// Collects output series keyed by labels and rejects two values for one series at one step.
+pub(crate) struct MatrixBuilder {
+    series: Vec<StepSeries>,
+    index: HashMap<Labels, usize>,
+}
+
+impl MatrixBuilder {
+    pub(crate) fn new() -> Self {
+        Self { series: Vec::new(), index: HashMap::new() }
+    }
+
+    /// The output slot for `labels`, created on first use.
+    pub(crate) fn slot(&mut self, labels: Labels) -> usize {
+        if let Some(&slot) = self.index.get(&labels) {
+            return slot;
+        }
+        let slot = self.series.len();
+        self.index.insert(labels.clone(), slot);
+        self.series.push(StepSeries { labels, points: Vec::new() });
+        slot
+    }
+
+    /// Appends a point; a second point at the same time means duplicate output labels.
+    pub(crate) fn push(&mut self, slot: usize, timestamp_ms: i64, value: f64) -> Result<(), PromqlError> {
+        let points = &mut self.series[slot].points;
+        if points.last().is_some_and(|p| p.timestamp_ms == timestamp_ms) {
+            return Err(duplicate_labelset());
+        }
+        points.push(Sample { timestamp_ms, value });
+        Ok(())
+    }
+
+    /// The series that received at least one point.
+    pub(crate) fn finish(self) -> Vec<StepSeries> {
+        self.series.into_iter().filter(|s| !s.points.is_empty()).collect()
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn resolve_at(&self, at: Option<AtModifier>) -> Option<i64> {
+        at.map(|at| match at {
+            AtModifier::Timestamp(ms) => ms,
+            AtModifier::Start => self.query_start,
+            AtModifier::End => self.query_end,
+        })
+    }
+
+    pub(crate) fn check_deadline(&self) -> Result<(), PromqlError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() > deadline => Err(PromqlError::Timeout("expression evaluation")),
+            _ => Ok(()),
+        }
+    }
+
+    fn account(&mut self, samples: usize) -> Result<(), PromqlError> {
+        self.current_samples += samples;
+        self.peak_samples = self.peak_samples.max(self.current_samples);
+        if self.current_samples > self.max_samples {
+            return Err(PromqlError::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, samples: usize) {
+        self.current_samples = self.current_samples.saturating_sub(samples);
+    }
+
+    /// Evaluates a child node whose value the caller consumes; its samples are accounted while alive.
+    pub(crate) fn eval(&mut self, expr: &Expr, steps: &Steps) -> Result<Val, PromqlError> {
+        self.check_deadline()?;
+        let value = self.eval_node(expr, steps)?;
+        self.account(value.sample_count())?;
+        Ok(value)
+    }
+
+    /// Marks a child's value as consumed.
+    pub(crate) fn done_with(&mut self, value: &Val) {
+        self.release(value.sample_count());
+    }
+
+    fn eval_node(&mut self, expr: &Expr, steps: &Steps) -> Result<Val, PromqlError> {
+        match expr {
+            Expr::Number(value) => Ok(Val::Scalar(vec![*value; steps.len()])),
+            Expr::String(text) => Ok(Val::String(text.clone())),
+            Expr::Paren(inner) => self.eval_node(inner, steps),
+            Expr::Unary { negate, expr } => {
+                let value = self.eval_node(expr, steps)?;
+                if !negate {
+                    return Ok(value);
+                }
+                negate_value(value)
+            }
+            Expr::Binary { op, lhs, rhs, return_bool, matching } => {
+                binary::eval_binary(self, *op, lhs, rhs, *return_bool, matching.as_ref(), steps)
+            }
+            Expr::Aggregate { op, expr, param, grouping, without } => {
+                aggregate::eval_aggregate(self, *op, expr, param.as_deref(), grouping, *without, steps)
+            }
+            Expr::Call { func, args } => calls::eval_call(self, func, args, steps),
+            Expr::VectorSelector(selector) => Ok(Val::Vector(self.select_instant(selector, steps, false)?)),
+            Expr::MatrixSelector { .. } | Expr::Subquery { .. } => {
+                let source = self.range_source(expr, steps)?;
+                let t = steps.end;
+                let reference = source.reference(t);
+                let (start, end) = boundaries::range_window(reference, source.range_ms);
+                let mut out = Vec::new();
+                for (labels, samples) in &source.series {
+                    let window = WindowCursor::new().window(samples, start, end);
+                    if !window.is_empty() {
+                        out.push(StepSeries { labels: labels.clone(), points: window.to_vec() });
+                    }
+                }
+                Ok(Val::Matrix(out))
+            }
+        }
+    }
+
+    /// Evaluates an instant vector selector at every step. With `sample_time`, values are the
+    /// sample timestamps in seconds (for `timestamp()`).
+    pub(crate) fn select_instant(
+        &mut self,
+        selector: &VectorSelector,
+        steps: &Steps,
+        sample_time: bool,
+    ) -> Result<Vec<StepSeries>, PromqlError> {
+        let Some(fetched) = self.data.get(&selector_key(selector)) else {
+            return Ok(Vec::new());
+        };
+        let at = self.resolve_at(selector.at);
+        let mut out = Vec::with_capacity(fetched.len());
+        for series in fetched {
+            let samples = &series.samples;
+            let mut cursor = 0usize;
+            let mut points = Vec::new();
+            for (_, t) in steps.iter() {
+                let reference = at.unwrap_or(t) - selector.offset_ms;
+                while cursor < samples.len() && samples[cursor].timestamp_ms <= reference {
+                    cursor += 1;
+                }
+                if cursor == 0 {
+                    continue;
+                }
+                let sample = samples[cursor - 1];
+                if !boundaries::within_lookback(sample.timestamp_ms, reference, self.lookback_ms)
+                    || is_stale_nan(sample.value)
+                {
+                    continue;
+                }
+                let value = if sample_time { sample.timestamp_ms as f64 / 1000.0 } else { sample.value };
+                points.push(Sample { timestamp_ms: t, value });
+            }
+            if !points.is_empty() {
+                out.push(StepSeries { labels: series.labels.clone(), points });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The input of a range function: a matrix selector's series (staleness markers removed) or
+    /// a subquery's evaluated series.
+    pub(crate) fn range_source<'e>(&mut self, expr: &'e Expr, steps: &Steps) -> Result<RangeSource<'a>, PromqlError> {
+        match expr.unparen() {
+            Expr::MatrixSelector { selector, range_ms } => {
+                let at = self.resolve_at(selector.at);
+                let data: &'a FetchedSeries = self.data;
+                let fetched: &'a [Series] = data.get(&selector_key(selector)).map(|v| v.as_slice()).unwrap_or(&[]);
+                let series = fetched
+                    .iter()
+                    .map(|s| {
+                        let samples: Cow<'a, [Sample]> = if s.samples.iter().any(|p| is_stale_nan(p.value)) {
+                            Cow::Owned(s.samples.iter().copied().filter(|p| !is_stale_nan(p.value)).collect())
+                        } else {
+                            Cow::Borrowed(s.samples.as_slice())
+                        };
+                        (s.labels.clone(), samples)
+                    })
+                    .collect();
+                Ok(RangeSource { series, range_ms: *range_ms, offset_ms: selector.offset_ms, at })
+            }
+            Expr::Subquery { expr, range_ms, step_ms, offset_ms, at } => {
+                let at = self.resolve_at(*at);
+                let step = step_ms.unwrap_or(self.default_step_ms).max(1);
+                let (outer_start, outer_end) = match at {
+                    Some(at) => (at, at),
+                    None => (steps.start, steps.end),
+                };
+                let inner_end = outer_end - offset_ms;
+                let lowest = outer_start - offset_ms - range_ms;
+                let inner_start = lowest.div_euclid(step) * step + if lowest.rem_euclid(step) == 0 { 0 } else { step };
+                let mut series = Vec::new();
+                if inner_start <= inner_end {
+                    let inner_steps = Steps { start: inner_start, end: inner_end, step };
+                    let value = self.eval(expr, &inner_steps)?;
+                    self.done_with(&value);
+                    if let Val::Vector(inner) = value {
+                        series = inner.into_iter().map(|s| (s.labels, Cow::Owned(s.points))).collect();
+                    }
+                }
+                Ok(RangeSource { series, range_ms: *range_ms, offset_ms: *offset_ms, at })
+            }
+            other => Err(PromqlError::exec(format!("expected a range vector, got {:?}", other.value_type()))),
+        }
+    }
+
+    /// Accounts the samples of one window while a range function looks at it.
+    pub(crate) fn check_window(&mut self, samples: usize) -> Result<(), PromqlError> {
+        if self.current_samples + samples > self.max_samples {
+            return Err(PromqlError::TooManySamples("query execution"));
+        }
+        self.peak_samples = self.peak_samples.max(self.current_samples + samples);
+        Ok(())
+    }
+}
+
+fn negate_value(value: Val) -> Result<Val, PromqlError> {
+    match value {
+        Val::Scalar(values) => Ok(Val::Scalar(values.into_iter().map(|v| -v).collect())),
+        Val::Vector(series) => {
+            let mut seen = std::collections::HashSet::with_capacity(series.len());
+            let mut out = Vec::with_capacity(series.len());
+            for mut s in series {
+                s.labels = s.labels.without_metric_name();
+                for point in &mut s.points {
+                    point.value = -point.value;
+                }
+                if !seen.insert(s.labels.clone()) {
+                    return Err(duplicate_labelset());
+                }
+                out.push(s);
+            }
+            Ok(Val::Vector(out))
+        }
+        other => Ok(other),
+    }
+}

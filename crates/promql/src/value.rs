@@ -1,0 +1,219 @@
+//! Query results and their Prometheus HTTP API JSON encoding (the `data` object).
+
+use std::fmt::Write;
+
+use neocortex_core::{Labels, Sample};
+
+/// One sample of an instant-vector result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstantSample {
+    /// The series labels.
+    pub labels: Labels,
+    /// Evaluation time in milliseconds.
+    pub timestamp_ms: i64,
+    /// The value.
+    pub value: f64,
+}
+
+/// One series of a range-vector (matrix) result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    /// The series labels.
+    pub labels: Labels,
+    /// Points in time order.
+    pub samples: Vec<Sample>,
+}
+
+/// The result of a query, as Prometheus types it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryValue {
+    /// A scalar at the evaluation time.
+    Scalar {
+        /// Evaluation time in milliseconds.
+        timestamp_ms: i64,
+        /// The value.
+        value: f64,
+    },
+    /// A string at the evaluation time.
+    String {
+        /// Evaluation time in milliseconds.
+        timestamp_ms: i64,
+        /// The string.
+        value: String,
+    },
+    /// An instant vector, in evaluation order (meaningful after `sort`, `topk`, ...).
+    Vector(Vec<InstantSample>),
+    /// A range vector; range queries return these sorted by labels.
+    Matrix(Vec<RangeSeries>),
+}
+
+impl QueryValue {
+    /// Prometheus's `resultType` name.
+    pub fn result_type(&self) -> &'static str {
+        match self {
+            QueryValue::Scalar { .. } => "scalar",
+            QueryValue::String { .. } => "string",
+            QueryValue::Vector(_) => "vector",
+            QueryValue::Matrix(_) => "matrix",
+        }
+    }
+
+    /// The `data` object of a Prometheus query API response, byte-compatible with Prometheus:
+    /// `{"resultType":"vector","result":[{"metric":{...},"value":[1435781451.781,"1"]}]}`.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"resultType\":\"");
+        out.push_str(self.result_type());
+        out.push_str("\",\"result\":");
+        match self {
+            QueryValue::Scalar { timestamp_ms, value } => {
+                write_point(&mut out, *timestamp_ms, *value);
+            }
+            QueryValue::String { timestamp_ms, value } => {
+                out.push('[');
+                out.push_str(&format_timestamp(*timestamp_ms));
+                out.push(',');
+                write_json_string(&mut out, value);
+                out.push(']');
+            }
+            QueryValue::Vector(samples) => {
+                out.push('[');
+                for (i, sample) in samples.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"metric\":");
+                    write_labels(&mut out, &sample.labels);
+                    out.push_str(",\"value\":");
+                    write_point(&mut out, sample.timestamp_ms, sample.value);
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            QueryValue::Matrix(series) => {
+                out.push('[');
+                for (i, s) in series.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"metric\":");
+                    write_labels(&mut out, &s.labels);
+                    out.push_str(",\"values\":[");
+                    for (j, sample) in s.samples.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        write_point(&mut out, sample.timestamp_ms, sample.value);
+                    }
+                    out.push_str("]}");
+                }
+                out.push(']');
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn write_point(out: &mut String, timestamp_ms: i64, value: f64) {
+    out.push('[');
+    out.push_str(&format_timestamp(timestamp_ms));
+    out.push_str(",\"");
+    out.push_str(&format_value(value));
+    out.push_str("\"]");
+}
+
+fn write_labels(out: &mut String, labels: &Labels) {
+    out.push('{');
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(out, &label.name);
+        out.push(':');
+        write_json_string(out, &label.value);
+    }
+    out.push('}');
+}
+
+/// Writes a JSON string the way Go's `encoding/json` does (HTML-safe escapes included).
+pub fn write_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", ch as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A timestamp in seconds with up to three decimals and no trailing zeros (`1435781451.781`).
+pub fn format_timestamp(timestamp_ms: i64) -> String {
+    let sign = if timestamp_ms < 0 { "-" } else { "" };
+    let abs = timestamp_ms.unsigned_abs();
+    let seconds = abs / 1000;
+    let millis = abs % 1000;
+    if millis == 0 {
+        return format!("{sign}{seconds}");
+    }
+    let fraction = format!("{millis:03}");
+    format!("{sign}{seconds}.{}", fraction.trim_end_matches('0'))
+}
+
+/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints it, with `NaN`, `+Inf`, `-Inf`.
+pub fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() };
+    }
+    // Rust's Display prints the shortest round-tripping digits without an exponent, as Go does.
+    format!("{value}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_prometheus() {
+        assert_eq!(format_timestamp(1_435_781_451_781), "1435781451.781");
+        assert_eq!(format_timestamp(1_435_781_451_000), "1435781451");
+        assert_eq!(format_timestamp(1_435_781_451_100), "1435781451.1");
+        assert_eq!(format_timestamp(-1500), "-1.5");
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+        assert_eq!(format_value(1e-7), "0.0000001");
+        assert_eq!(format_value(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_value(-0.0), "-0");
+    }
+
+    #[test]
+    fn json_shapes() {
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "<a>")]);
+        let matrix = QueryValue::Matrix(vec![RangeSeries {
+            labels: labels.clone(),
+            samples: vec![Sample { timestamp_ms: 1_435_781_430_781, value: 1.0 }],
+        }]);
+        assert_eq!(
+            matrix.to_json(),
+            r#"{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"\u003ca\u003e"},"values":[[1435781430.781,"1"]]}]}"#
+        );
+        let scalar = QueryValue::Scalar { timestamp_ms: 1000, value: f64::NAN };
+        assert_eq!(scalar.to_json(), r#"{"resultType":"scalar","result":[1,"NaN"]}"#);
+        let vector = QueryValue::Vector(vec![InstantSample { labels, timestamp_ms: 2000, value: 0.5 }]);
+        assert!(vector.to_json().contains(r#""value":[2,"0.5"]"#));
+    }
+}
