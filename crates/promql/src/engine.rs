@@ -122,7 +122,8 @@ impl Engine {
     ) -> Result<(QueryValue, QueryStats), PromqlError> {
         if step_ms <= 0 {
             return Err(PromqlError::BadData(
-                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
+                    .into(),
             ));
         }
         if end_ms < start_ms {
@@ -190,7 +191,8 @@ impl Engine {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "promql query evaluated"
         );
-        let result = if range.instant { instant_result(value, range.start) } else { range_result(value) };
+        let result =
+            if range.instant { instant_result(value, range.start) } else { range_result(value, &steps) };
         Ok((result, stats))
     }
 }
@@ -210,7 +212,11 @@ fn instant_result(value: Val, time_ms: i64) -> QueryValue {
                 .into_iter()
                 .filter_map(|s| {
                     let point = s.points.last().copied()?;
-                    Some(InstantSample { labels: s.labels, timestamp_ms: point.timestamp_ms, value: point.value })
+                    Some(InstantSample {
+                        labels: s.labels,
+                        timestamp_ms: point.timestamp_ms,
+                        value: point.value,
+                    })
                 })
                 .collect(),
         ),
@@ -220,9 +226,16 @@ fn instant_result(value: Val, time_ms: i64) -> QueryValue {
     }
 }
 
-fn range_result(value: Val) -> QueryValue {
+fn range_result(value: Val, steps: &Steps) -> QueryValue {
     let mut series: Vec<RangeSeries> = match value {
-        Val::Scalar(_) | Val::String(_) => Vec::new(),
+        Val::Scalar(values) => vec![RangeSeries {
+            labels: neocortex_core::Labels::empty(),
+            samples: steps
+                .iter()
+                .map(|(i, t)| neocortex_core::Sample { timestamp_ms: t, value: values[i] })
+                .collect(),
+        }],
+        Val::String(_) => Vec::new(),
         Val::Vector(series) | Val::Matrix(series) => {
             series.into_iter().map(|s| RangeSeries { labels: s.labels, samples: s.points }).collect()
         }
@@ -256,7 +269,13 @@ impl SelectPlanner {
         }
     }
 
-    fn collect<'e>(&self, expr: &'e Expr, start: i64, end: i64, out: &mut Vec<(&'e VectorSelector, SelectHints)>) {
+    fn collect<'e>(
+        &self,
+        expr: &'e Expr,
+        start: i64,
+        end: i64,
+        out: &mut Vec<(&'e VectorSelector, SelectHints)>,
+    ) {
         match expr {
             Expr::Number(_) | Expr::String(_) => {}
             Expr::Paren(inner) | Expr::Unary { expr: inner, .. } => self.collect(inner, start, end, out),
@@ -277,8 +296,10 @@ impl SelectPlanner {
             }
             Expr::VectorSelector(selector) => {
                 let (first, last) = self.reference_range(selector.at, selector.offset_ms, start, end);
-                let hints =
-                    SelectHints { start_ms: boundaries::lookback_start(first, self.lookback_ms), end_ms: last };
+                let hints = SelectHints {
+                    start_ms: boundaries::lookback_start(first, self.lookback_ms),
+                    end_ms: last,
+                };
                 out.push((selector, hints));
             }
             Expr::MatrixSelector { selector, range_ms } => {
@@ -300,12 +321,16 @@ mod tests {
 
     #[test]
     fn planner_accounts_for_offset_at_and_subqueries() {
-        let planner = SelectPlanner { query_start: 0, query_end: 0, lookback_ms: 300_000, default_step_ms: 60_000 };
+        let planner =
+            SelectPlanner { query_start: 0, query_end: 0, lookback_ms: 300_000, default_step_ms: 60_000 };
         let expr = parse("max_over_time(rate(x[1m] offset 1m)[10m:1m]) + y @ 1000").unwrap();
         let mut out = Vec::new();
         planner.collect(&expr, 3_600_000, 3_600_000, &mut out);
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0].1, SelectHints { start_ms: 3_600_000 - 600_000 - 60_000 - 60_000, end_ms: 3_540_000 });
+        assert_eq!(
+            out[0].1,
+            SelectHints { start_ms: 3_600_000 - 600_000 - 60_000 - 60_000, end_ms: 3_540_000 }
+        );
         assert_eq!(out[1].1, SelectHints { start_ms: 1_000_000 - 300_000, end_ms: 1_000_000 });
         let _ = planner.default_step_ms;
     }

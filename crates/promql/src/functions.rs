@@ -281,7 +281,8 @@ pub(crate) fn extrapolated_rate(
     let mut extrapolate_to = sampled_interval;
     extrapolate_to +=
         if duration_to_start < threshold { duration_to_start } else { average_between_samples / 2.0 };
-    extrapolate_to += if duration_to_end < threshold { duration_to_end } else { average_between_samples / 2.0 };
+    extrapolate_to +=
+        if duration_to_end < threshold { duration_to_end } else { average_between_samples / 2.0 };
     result *= extrapolate_to / sampled_interval;
     if is_rate {
         result /= ctx.range_ms as f64 / 1000.0;
@@ -296,7 +297,8 @@ pub(crate) fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
     }
     let last = samples[samples.len() - 1];
     let previous = samples[samples.len() - 2];
-    let mut result = if is_rate && last.value < previous.value { last.value } else { last.value - previous.value };
+    let mut result =
+        if is_rate && last.value < previous.value { last.value } else { last.value - previous.value };
     let interval = last.timestamp_ms - previous.timestamp_ms;
     if interval == 0 {
         return None;
@@ -528,7 +530,10 @@ mod tests {
     #[test]
     fn civil_time_matches_go() {
         let t = civil_time(1_136_239_445.0);
-        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.weekday, t.day_of_year), (2006, 1, 2, 22, 4, 1, 2));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.weekday, t.day_of_year),
+            (2006, 1, 2, 22, 4, 1, 2)
+        );
         assert_eq!(civil_time(1_483_191_420.0).day_of_year, 366);
         assert_eq!(civil_time(0.0).weekday, 4);
     }
@@ -536,7 +541,8 @@ mod tests {
     #[test]
     fn rate_extrapolates_to_zero_point() {
         let window = samples(&[(0, 0.0), (60_000, 60.0), (120_000, 120.0)]);
-        let ctx = WindowContext { range_start: -60_000, range_end: 120_000, eval_time: 120_000, range_ms: 180_000 };
+        let ctx =
+            WindowContext { range_start: -60_000, range_end: 120_000, eval_time: 120_000, range_ms: 180_000 };
         let increase = extrapolated_rate(&window, &ctx, true, false).unwrap();
         assert_eq!(increase, 120.0);
     }

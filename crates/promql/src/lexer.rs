@@ -214,9 +214,9 @@ impl Lexer<'_> {
         }
         let text = &self.input[start..end];
         self.pos = end;
-        parse_duration(text)
-            .map(Token::Duration)
-            .map_err(|message| self.error(start, format!("bad number or duration syntax: {text:?}: {message}")))
+        parse_duration(text).map(Token::Duration).map_err(|message| {
+            self.error(start, format!("bad number or duration syntax: {text:?}: {message}"))
+        })
     }
 
     /// Scans a number at the current position; returns its end if it is not followed by an
@@ -269,8 +269,7 @@ impl Lexer<'_> {
                 '\n' => return Err(self.error(start, "unterminated quoted string")),
                 '\\' => {
                     let escape_pos = self.pos - 1;
-                    self.escape(quote, &mut out)
-                        .map_err(|message| self.error(escape_pos, message))?;
+                    self.escape(quote, &mut out).map_err(|message| self.error(escape_pos, message))?;
                 }
                 _ => out.push(ch),
             }
@@ -312,7 +311,8 @@ impl Lexer<'_> {
         let Some(text) = self.input.get(self.pos..self.pos + digits) else {
             return Err("escape sequence not terminated".into());
         };
-        let code = u32::from_str_radix(text, radix).map_err(|_| format!("illegal escape sequence {text:?}"))?;
+        let code =
+            u32::from_str_radix(text, radix).map_err(|_| format!("illegal escape sequence {text:?}"))?;
         self.pos += digits;
         if code > max {
             return Err(format!("escape sequence is an invalid Unicode code point: {text:?}"));

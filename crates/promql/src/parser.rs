@@ -162,16 +162,13 @@ impl Parser<'_> {
             }
             _ => return Ok(modifiers),
         }
-        match self.current_keyword().as_deref() {
-            Some(word @ ("group_left" | "group_right")) => {
-                let card =
-                    if word == "group_left" { MatchCardinality::ManyToOne } else { MatchCardinality::OneToMany };
-                self.advance();
-                let include =
-                    if self.current().token == Token::LParen { self.parse_label_list()? } else { Vec::new() };
-                modifiers.group = Some((card, include));
-            }
-            _ => {}
+        if let Some(word @ ("group_left" | "group_right")) = self.current_keyword().as_deref() {
+            let card =
+                if word == "group_left" { MatchCardinality::ManyToOne } else { MatchCardinality::OneToMany };
+            self.advance();
+            let include =
+                if self.current().token == Token::LParen { self.parse_label_list()? } else { Vec::new() };
+            modifiers.group = Some((card, include));
         }
         Ok(modifiers)
     }
@@ -308,9 +305,10 @@ impl Parser<'_> {
             self.expect(Token::RBracket, "in subquery")?;
             let ty = expr.value_type();
             if ty != ValueType::Vector {
-                return Err(
-                    self.error_at(open, format!("subquery is only allowed on instant vector, got {ty} instead"))
-                );
+                return Err(self.error_at(
+                    open,
+                    format!("subquery is only allowed on instant vector, got {ty} instead"),
+                ));
             }
             return Ok(Expr::Subquery { expr: Box::new(expr), range_ms, step_ms, offset_ms: 0, at: None });
         }
@@ -347,9 +345,8 @@ impl Parser<'_> {
                 let seconds = sign * seconds;
                 let ms = (seconds * 1000.0).round();
                 if !ms.is_finite() || ms >= i64::MAX as f64 || ms <= i64::MIN as f64 {
-                    return Err(
-                        self.error_at(token.pos, format!("timestamp out of bounds for @ modifier: {seconds}"))
-                    );
+                    return Err(self
+                        .error_at(token.pos, format!("timestamp out of bounds for @ modifier: {seconds}")));
                 }
                 Ok(AtModifier::Timestamp(ms as i64))
             }
@@ -451,7 +448,8 @@ impl Parser<'_> {
             return Err(self.unexpected("in expression"));
         }
         self.advance();
-        let matchers = if self.current().token == Token::LBrace { self.parse_matchers()? } else { Vec::new() };
+        let matchers =
+            if self.current().token == Token::LBrace { self.parse_matchers()? } else { Vec::new() };
         self.build_selector(Some(word), matchers, pos)
     }
 
@@ -505,8 +503,9 @@ impl Parser<'_> {
                 return Err(self.unexpected("in label matching, expected string"));
             };
             self.advance();
-            let matcher = Matcher::new(op, name, value)
-                .map_err(|err| self.error_at(value_token.pos, format!("invalid regular expression: {err}")))?;
+            let matcher = Matcher::new(op, name, value).map_err(|err| {
+                self.error_at(value_token.pos, format!("invalid regular expression: {err}"))
+            })?;
             matchers.push(matcher);
             match self.current().token {
                 Token::Comma => {
@@ -618,9 +617,10 @@ impl Parser<'_> {
         };
         let ty = expr.value_type();
         if ty != ValueType::Vector {
-            return Err(
-                self.error_at(expr_pos, format!("expected type instant vector in aggregation expression, got {ty}"))
-            );
+            return Err(self.error_at(
+                expr_pos,
+                format!("expected type instant vector in aggregation expression, got {ty}"),
+            ));
         }
         Ok(Expr::Aggregate { op, expr: Box::new(expr), param, grouping, without })
     }
@@ -640,7 +640,11 @@ impl Parser<'_> {
             if args.len() < min {
                 return Err(self.error_at(
                     pos,
-                    format!("expected at least {min} argument(s) in call to {:?}, got {}", func.name, args.len()),
+                    format!(
+                        "expected at least {min} argument(s) in call to {:?}, got {}",
+                        func.name,
+                        args.len()
+                    ),
                 ));
             }
             if func.variadic > 0 {
@@ -648,7 +652,11 @@ impl Parser<'_> {
                 if args.len() > max {
                     return Err(self.error_at(
                         pos,
-                        format!("expected at most {max} argument(s) in call to {:?}, got {}", func.name, args.len()),
+                        format!(
+                            "expected at most {max} argument(s) in call to {:?}, got {}",
+                            func.name,
+                            args.len()
+                        ),
                     ));
                 }
             }

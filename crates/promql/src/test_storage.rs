@@ -57,8 +57,11 @@ impl Queryable for TestStorage {
     }
 
     async fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
-        let mut names: Vec<String> =
-            self.matching(hints, matchers).iter().flat_map(|s| s.labels.iter().map(|l| l.name.clone())).collect();
+        let mut names: Vec<String> = self
+            .matching(hints, matchers)
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| l.name.clone()))
+            .collect();
         names.sort();
         names.dedup();
         Ok(names)

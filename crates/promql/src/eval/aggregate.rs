@@ -15,7 +15,7 @@ use crate::value::format_value;
 /// The labels of a series' group.
 fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
     let kept = labels.iter().filter(|l| {
-        let listed = grouping.iter().any(|g| *g == l.name);
+        let listed = grouping.contains(&l.name);
         if without {
             !listed && l.name != METRIC_NAME
         } else {
@@ -85,7 +85,8 @@ pub(super) fn eval_aggregate(
 
     let is_k = matches!(op, AggregateOp::Topk | AggregateOp::Bottomk);
     let mut builder = MatrixBuilder::new();
-    let slots: Vec<usize> = if is_k { Vec::new() } else { groups.iter().map(|g| builder.slot(g.clone())).collect() };
+    let slots: Vec<usize> =
+        if is_k { Vec::new() } else { groups.iter().map(|g| builder.slot(g.clone())).collect() };
     let mut topk_slots: HashMap<usize, usize> = HashMap::new();
     let mut cursors = StepCursors::new(&input);
     let mut accumulators = vec![Accumulator::default(); groups.len()];
@@ -104,7 +105,7 @@ pub(super) fn eval_aggregate(
         }
         if is_k {
             let k = scalar_param.get(step).copied().unwrap_or(f64::NAN);
-            if !(k >= 1.0) {
+            if k.is_nan() || k < 1.0 {
                 continue;
             }
             let k = if k >= input_len as f64 { input_len } else { k as usize };
@@ -112,7 +113,8 @@ pub(super) fn eval_aggregate(
                 let descending = op == AggregateOp::Topk;
                 acc.members.sort_by(|a, b| rank_order(a.1, b.1, descending));
                 for &(index, value) in acc.members.iter().take(k) {
-                    let slot = *topk_slots.entry(index).or_insert_with(|| builder.slot(input[index].labels.clone()));
+                    let slot =
+                        *topk_slots.entry(index).or_insert_with(|| builder.slot(input[index].labels.clone()));
                     builder.push(slot, t, value)?;
                 }
             }

@@ -141,9 +141,9 @@ pub(crate) fn match_signature(labels: &Labels, on: bool, names: &[String]) -> u6
     let mut hasher = DefaultHasher::new();
     for label in labels.iter() {
         let included = if on {
-            names.iter().any(|n| *n == label.name)
+            names.contains(&label.name)
         } else {
-            label.name != METRIC_NAME && !names.iter().any(|n| *n == label.name)
+            label.name != METRIC_NAME && !names.contains(&label.name)
         };
         if included {
             label.name.hash(&mut hasher);
@@ -207,7 +207,8 @@ fn vector_vector(
     let (many, one) = if swapped { (right, left) } else { (left, right) };
     let many_sigs: Vec<u64> =
         many.iter().map(|s| match_signature(&s.labels, matching.on, &matching.labels)).collect();
-    let one_sigs: Vec<u64> = one.iter().map(|s| match_signature(&s.labels, matching.on, &matching.labels)).collect();
+    let one_sigs: Vec<u64> =
+        one.iter().map(|s| match_signature(&s.labels, matching.on, &matching.labels)).collect();
     let mut many_cursors = StepCursors::new(&many);
     let mut one_cursors = StepCursors::new(&one);
     let mut builder = MatrixBuilder::new();
@@ -249,7 +250,8 @@ fn vector_vector(
             let slot = match slots.get(&(index, one_index)) {
                 Some(&slot) => slot,
                 None => {
-                    let labels = result_labels(op, &many[index].labels, &one[one_index].labels, matching, return_bool);
+                    let labels =
+                        result_labels(op, &many[index].labels, &one[one_index].labels, matching, return_bool);
                     let slot = builder.slot(labels);
                     slots.insert((index, one_index), slot);
                     slot

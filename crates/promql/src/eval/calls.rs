@@ -11,8 +11,8 @@ use crate::ast::{Expr, ValueType};
 use crate::boundaries;
 use crate::error::{duplicate_labelset, PromqlError};
 use crate::functions::{
-    bucket_quantile, civil_time, days_in_month, extrapolated_rate, go_max, go_min, holt_winters, instant_value,
-    linear_regression, quantile, Bucket, FunctionDef, FunctionKind as K, WindowContext,
+    bucket_quantile, civil_time, days_in_month, extrapolated_rate, go_max, go_min, holt_winters,
+    instant_value, linear_regression, quantile, Bucket, FunctionDef, FunctionKind as K, WindowContext,
 };
 
 pub(super) fn eval_call(
@@ -129,7 +129,14 @@ pub(super) fn eval_call(
             })
             .map(Val::Vector)
         }
-        K::DaysInMonth | K::DayOfMonth | K::DayOfWeek | K::DayOfYear | K::Hour | K::Minute | K::Month | K::Year => {
+        K::DaysInMonth
+        | K::DayOfMonth
+        | K::DayOfWeek
+        | K::DayOfYear
+        | K::Hour
+        | K::Minute
+        | K::Month
+        | K::Year => {
             let kind = func.kind;
             let input = match args.first() {
                 Some(arg) => eval_vector(ev, arg, steps)?,
@@ -289,14 +296,19 @@ fn absent_labels(expr: &Expr) -> Labels {
     labels
 }
 
-fn label_replace(ev: &mut Evaluator<'_>, args: &[Expr], steps: &Steps) -> Result<Vec<StepSeries>, PromqlError> {
+fn label_replace(
+    ev: &mut Evaluator<'_>,
+    args: &[Expr],
+    steps: &Steps,
+) -> Result<Vec<StepSeries>, PromqlError> {
     let input = eval_vector(ev, &args[0], steps)?;
     let dst = eval_string(ev, &args[1], steps)?;
     let replacement = eval_string(ev, &args[2], steps)?;
     let src = eval_string(ev, &args[3], steps)?;
     let pattern = eval_string(ev, &args[4], steps)?;
-    let regex = Regex::new(&format!("^(?:{pattern})$"))
-        .map_err(|_| PromqlError::exec(format!("invalid regular expression in label_replace(): {pattern}")))?;
+    let regex = Regex::new(&format!("^(?:{pattern})$")).map_err(|_| {
+        PromqlError::exec(format!("invalid regular expression in label_replace(): {pattern}"))
+    })?;
     if !is_valid_label_name(&dst) {
         return Err(PromqlError::exec(format!("invalid destination label name in label_replace(): {dst}")));
     }
@@ -338,7 +350,8 @@ fn label_join(ev: &mut Evaluator<'_>, args: &[Expr], steps: &Steps) -> Result<Ve
     }
     let mut builder = MatrixBuilder::new();
     for series in input {
-        let joined = sources.iter().map(|s| series.labels.get(s).unwrap_or("")).collect::<Vec<_>>().join(&separator);
+        let joined =
+            sources.iter().map(|s| series.labels.get(s).unwrap_or("")).collect::<Vec<_>>().join(&separator);
         let mut labels = series.labels.clone();
         labels.set(&dst, joined);
         let slot = builder.slot(labels);
@@ -447,7 +460,8 @@ fn eval_range_function(
                 continue;
             }
             ev.check_window(window.len())?;
-            let ctx = WindowContext { range_start: start, range_end: end, eval_time: t, range_ms: source.range_ms };
+            let ctx =
+                WindowContext { range_start: start, range_end: end, eval_time: t, range_ms: source.range_ms };
             let param = |i: usize| params.get(i).map_or(f64::NAN, |p| p[step]);
             if let Some(value) = range_function(kind, window, &ctx, param)? {
                 points.push(Sample { timestamp_ms: t, value });
@@ -482,8 +496,11 @@ fn absent_over_time(
             }
         }
     }
-    let points: Vec<Sample> =
-        steps.iter().filter(|(i, _)| !present[*i]).map(|(_, t)| Sample { timestamp_ms: t, value: 1.0 }).collect();
+    let points: Vec<Sample> = steps
+        .iter()
+        .filter(|(i, _)| !present[*i])
+        .map(|(_, t)| Sample { timestamp_ms: t, value: 1.0 })
+        .collect();
     if points.is_empty() {
         return Ok(Val::Vector(Vec::new()));
     }
@@ -540,7 +557,9 @@ fn range_function(
                 )));
             }
             if trend <= 0.0 || trend >= 1.0 || trend.is_nan() {
-                return Err(PromqlError::exec(format!("invalid trend factor. Expected: 0 < tf < 1, got: {trend:.6}")));
+                return Err(PromqlError::exec(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {trend:.6}"
+                )));
             }
             holt_winters(window, smoothing, trend)
         }

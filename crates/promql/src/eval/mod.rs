@@ -313,12 +313,17 @@ impl<'a> Evaluator<'a> {
 
     /// The input of a range function: a matrix selector's series (staleness markers removed) or
     /// a subquery's evaluated series.
-    pub(crate) fn range_source<'e>(&mut self, expr: &'e Expr, steps: &Steps) -> Result<RangeSource<'a>, PromqlError> {
+    pub(crate) fn range_source<'e>(
+        &mut self,
+        expr: &'e Expr,
+        steps: &Steps,
+    ) -> Result<RangeSource<'a>, PromqlError> {
         match expr.unparen() {
             Expr::MatrixSelector { selector, range_ms } => {
                 let at = self.resolve_at(selector.at);
                 let data: &'a FetchedSeries = self.data;
-                let fetched: &'a [Series] = data.get(&selector_key(selector)).map(|v| v.as_slice()).unwrap_or(&[]);
+                let fetched: &'a [Series] =
+                    data.get(&selector_key(selector)).map(|v| v.as_slice()).unwrap_or(&[]);
                 let series = fetched
                     .iter()
                     .map(|s| {
@@ -341,7 +346,8 @@ impl<'a> Evaluator<'a> {
                 };
                 let inner_end = outer_end - offset_ms;
                 let lowest = outer_start - offset_ms - range_ms;
-                let inner_start = lowest.div_euclid(step) * step + if lowest.rem_euclid(step) == 0 { 0 } else { step };
+                let inner_start =
+                    lowest.div_euclid(step) * step + if lowest.rem_euclid(step) == 0 { 0 } else { step };
                 let mut series = Vec::new();
                 if inner_start <= inner_end {
                     let inner_steps = Steps { start: inner_start, end: inner_end, step };
