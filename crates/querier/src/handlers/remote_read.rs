@@ -18,7 +18,8 @@ use crate::body::{read_limited, BodyError};
 use crate::state::ReadApiState;
 use crate::tenant::{plain_text_error, Tenant};
 
-/// Largest remote-read request accepted, compressed or not (Cortex's 100 MiB).
+/// Largest remote-read request accepted, compressed or not (Cortex's 100 MiB); larger ones
+/// are refused with 400, as Cortex refuses every unparsable request.
 pub const MAX_REMOTE_READ_BYTES: usize = 100 << 20;
 
 /// A remote-read failure: the HTTP status and the plain-text message.
@@ -78,19 +79,17 @@ pub(crate) async fn remote_read(
 
 async fn decode_request(body: Body) -> Result<ReadRequest, RemoteReadError> {
     let compressed = read_limited(body, MAX_REMOTE_READ_BYTES).await.map_err(|error| match error {
-        BodyError::TooLarge { limit } => RemoteReadError::new(
-            ErrorCode::TooLarge,
-            format!("received message larger than max ({limit} bytes)"),
-        ),
+        BodyError::TooLarge { limit } => {
+            RemoteReadError::bad_data(format!("received message larger than max (more than {limit} bytes)"))
+        }
         BodyError::Read(message) => RemoteReadError::bad_data(message),
     })?;
     let decompressed_len = snap::raw::decompress_len(&compressed)
         .map_err(|error| RemoteReadError::bad_data(format!("snappy: {error}")))?;
     if decompressed_len > MAX_REMOTE_READ_BYTES {
-        return Err(RemoteReadError::new(
-            ErrorCode::TooLarge,
-            format!("received message larger than max ({decompressed_len} vs {MAX_REMOTE_READ_BYTES})"),
-        ));
+        return Err(RemoteReadError::bad_data(format!(
+            "received message larger than max ({decompressed_len} vs {MAX_REMOTE_READ_BYTES})"
+        )));
     }
     let decompressed = snap::raw::Decoder::new()
         .decompress_vec(&compressed)
