@@ -283,11 +283,11 @@ pub(crate) fn extrapolated_rate(
         if duration_to_start < threshold { duration_to_start } else { average_between_samples / 2.0 };
     extrapolate_to +=
         if duration_to_end < threshold { duration_to_end } else { average_between_samples / 2.0 };
-    result *= extrapolate_to / sampled_interval;
+    let mut factor = extrapolate_to / sampled_interval;
     if is_rate {
-        result /= ctx.range_ms as f64 / 1000.0;
+        factor /= ctx.range_ms as f64 / 1000.0;
     }
-    Some(result)
+    Some(result * factor)
 }
 
 /// irate/idelta: from the last two samples only.
@@ -309,10 +309,40 @@ pub(crate) fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
     Some(result)
 }
 
+/// Compensated (Kahan-Babuska-Neumaier) running sum, as Prometheus uses for `*_over_time`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KahanSum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl KahanSum {
+    pub(crate) fn add(&mut self, increment: f64) {
+        let total = self.sum + increment;
+        if self.sum.abs() >= increment.abs() {
+            self.compensation += (self.sum - total) + increment;
+        } else {
+            self.compensation += (increment - total) + self.sum;
+        }
+        self.sum = total;
+    }
+
+    /// The uncompensated running sum.
+    pub(crate) fn raw(&self) -> f64 {
+        self.sum
+    }
+
+    /// The compensated sum.
+    pub(crate) fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
 /// Least-squares fit of the samples against time relative to `intercept_time_ms`.
 pub(crate) fn linear_regression(samples: &[Sample], intercept_time_ms: i64) -> (f64, f64) {
     let mut n = 0.0;
-    let (mut sum_x, mut sum_y, mut sum_xy, mut sum_x2) = (0.0, 0.0, 0.0, 0.0);
+    let (mut kx, mut ky, mut kxy, mut kx2) =
+        (KahanSum::default(), KahanSum::default(), KahanSum::default(), KahanSum::default());
     let init_y = samples[0].value;
     let mut const_y = true;
     for (i, sample) in samples.iter().enumerate() {
@@ -321,10 +351,10 @@ pub(crate) fn linear_regression(samples: &[Sample], intercept_time_ms: i64) -> (
         }
         n += 1.0;
         let x = (sample.timestamp_ms - intercept_time_ms) as f64 / 1000.0;
-        sum_x += x;
-        sum_y += sample.value;
-        sum_xy += x * sample.value;
-        sum_x2 += x * x;
+        kx.add(x);
+        ky.add(sample.value);
+        kxy.add(x * sample.value);
+        kx2.add(x * x);
     }
     if const_y {
         if init_y.is_infinite() {
@@ -332,6 +362,7 @@ pub(crate) fn linear_regression(samples: &[Sample], intercept_time_ms: i64) -> (
         }
         return (0.0, init_y);
     }
+    let (sum_x, sum_y, sum_xy, sum_x2) = (kx.value(), ky.value(), kxy.value(), kx2.value());
     let cov_xy = sum_xy - sum_x * sum_y / n;
     let var_x = sum_x2 - sum_x * sum_x / n;
     let slope = cov_xy / var_x;

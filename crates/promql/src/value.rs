@@ -158,7 +158,8 @@ pub fn write_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// A timestamp in seconds with up to three decimals and no trailing zeros (`1435781451.781`).
+/// A timestamp in seconds with exactly three decimals when not whole (`1435781451.781`,
+/// `1435781451.500`), as Prometheus's `jsonutil.MarshalTimestamp` writes it.
 pub fn format_timestamp(timestamp_ms: i64) -> String {
     let sign = if timestamp_ms < 0 { "-" } else { "" };
     let abs = timestamp_ms.unsigned_abs();
@@ -167,8 +168,7 @@ pub fn format_timestamp(timestamp_ms: i64) -> String {
     if millis == 0 {
         return format!("{sign}{seconds}");
     }
-    let fraction = format!("{millis:03}");
-    format!("{sign}{seconds}.{}", fraction.trim_end_matches('0'))
+    format!("{sign}{seconds}.{millis:03}")
 }
 
 /// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints it, with `NaN`, `+Inf`, `-Inf`.
@@ -191,8 +191,8 @@ mod tests {
     fn formats_like_prometheus() {
         assert_eq!(format_timestamp(1_435_781_451_781), "1435781451.781");
         assert_eq!(format_timestamp(1_435_781_451_000), "1435781451");
-        assert_eq!(format_timestamp(1_435_781_451_100), "1435781451.1");
-        assert_eq!(format_timestamp(-1500), "-1.5");
+        assert_eq!(format_timestamp(1_435_781_451_100), "1435781451.100");
+        assert_eq!(format_timestamp(-1500), "-1.500");
         assert_eq!(format_value(1e21), "1000000000000000000000");
         assert_eq!(format_value(1e-7), "0.0000001");
         assert_eq!(format_value(0.1 + 0.2), "0.30000000000000004");

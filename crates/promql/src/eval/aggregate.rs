@@ -97,28 +97,41 @@ pub(super) fn eval_aggregate(
             acc.values.clear();
             acc.members.clear();
         }
-        let mut input_len = 0usize;
-        for (index, &group) in group_of_series.iter().enumerate() {
-            let Some(value) = cursors.value_at(&input, index, t) else { continue };
-            input_len += 1;
-            fold(op, &mut accumulators[group], index, value);
-        }
         if is_k {
-            let k = scalar_param.get(step).copied().unwrap_or(f64::NAN);
-            if k.is_nan() || k < 1.0 {
+            let k = go_int64(scalar_param.get(step).copied().unwrap_or(f64::NAN));
+            if k < 1 {
                 continue;
             }
-            let k = if k >= input_len as f64 { input_len } else { k as usize };
-            for acc in accumulators.iter_mut().filter(|a| a.seen) {
-                let descending = op == AggregateOp::Topk;
-                acc.members.sort_by(|a, b| rank_order(a.1, b.1, descending));
-                for &(index, value) in acc.members.iter().take(k) {
+            let mut order: Vec<usize> = Vec::new();
+            for (index, &group) in group_of_series.iter().enumerate() {
+                let Some(value) = cursors.value_at(&input, index, t) else { continue };
+                let acc = &mut accumulators[group];
+                if !acc.seen {
+                    acc.seen = true;
+                    order.push(group);
+                }
+                let mut heap =
+                    KHeap { items: std::mem::take(&mut acc.members), top: op == AggregateOp::Topk };
+                heap.offer(k, (index, value));
+                acc.members = heap.items;
+            }
+            for group in order {
+                let acc = &mut accumulators[group];
+                let mut heap =
+                    KHeap { items: std::mem::take(&mut acc.members), top: op == AggregateOp::Topk };
+                heap.sort_best_first();
+                for &(index, value) in &heap.items {
                     let slot =
                         *topk_slots.entry(index).or_insert_with(|| builder.slot(input[index].labels.clone()));
                     builder.push(slot, t, value)?;
                 }
+                acc.members = heap.items;
             }
             continue;
+        }
+        for (index, &group) in group_of_series.iter().enumerate() {
+            let Some(value) = cursors.value_at(&input, index, t) else { continue };
+            fold(op, &mut accumulators[group], value);
         }
         for (group, acc) in accumulators.iter_mut().enumerate() {
             if !acc.seen {
@@ -141,19 +154,105 @@ pub(super) fn eval_aggregate(
     Ok(Val::Vector(builder.finish()))
 }
 
-/// topk/bottomk order: best first, NaN always last.
-fn rank_order(a: f64, b: f64, descending: bool) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
-        _ if descending => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
-        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+/// Go's `int64(f)` on amd64: NaN and out-of-range values become `i64::MIN`.
+fn go_int64(value: f64) -> i64 {
+    // 2^63 is exactly representable; every finite value in [-2^63, 2^63) converts without overflow.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if value.is_nan() || !(-LIMIT..LIMIT).contains(&value) {
+        return i64::MIN;
+    }
+    value as i64
+}
+
+/// The bounded heap of topk/bottomk, replaying Prometheus's heap operations exactly so that ties
+/// select and order the same series.
+struct KHeap {
+    items: Vec<(usize, f64)>,
+    /// True for topk (the root is the smallest kept value), false for bottomk.
+    top: bool,
+}
+
+impl KHeap {
+    /// Prometheus's `vectorByValueHeap`/`vectorByReverseValueHeap` order: NaN sorts first.
+    fn less(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (self.items[i].1, self.items[j].1);
+        if a.is_nan() {
+            return true;
+        }
+        if self.top {
+            a < b
+        } else {
+            a > b
+        }
+    }
+
+    fn up(&mut self, mut j: usize) {
+        while j > 0 {
+            let parent = (j - 1) / 2;
+            if !self.less(j, parent) {
+                break;
+            }
+            self.items.swap(parent, j);
+            j = parent;
+        }
+    }
+
+    fn down(&mut self, mut i: usize, n: usize) {
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let mut child = left;
+            if left + 1 < n && self.less(left + 1, left) {
+                child = left + 1;
+            }
+            if !self.less(child, i) {
+                break;
+            }
+            self.items.swap(i, child);
+            i = child;
+        }
+    }
+
+    /// Considers one sample for a heap that keeps at most `k` samples.
+    fn offer(&mut self, k: i64, item: (usize, f64)) {
+        if self.items.is_empty() {
+            self.items.push(item);
+            return;
+        }
+        let root = self.items[0].1;
+        let beats_root = if self.top { root < item.1 } else { root > item.1 };
+        if (self.items.len() as i64) < k || beats_root || root.is_nan() {
+            if self.items.len() as i64 == k {
+                if k == 1 {
+                    self.items[0] = item;
+                    return;
+                }
+                let last = self.items.len() - 1;
+                self.items.swap(0, last);
+                self.down(0, last);
+                self.items.pop();
+            }
+            self.items.push(item);
+            let last = self.items.len() - 1;
+            self.up(last);
+        }
+    }
+
+    /// `sort.Sort(sort.Reverse(heap))`: Go sorts short inputs by insertion sort.
+    fn sort_best_first(&mut self) {
+        for i in 1..self.items.len() {
+            let mut j = i;
+            while j > 0 && self.less(j - 1, j) {
+                self.items.swap(j, j - 1);
+                j -= 1;
+            }
+        }
     }
 }
 
-fn fold(op: AggregateOp, acc: &mut Accumulator, index: usize, value: f64) {
+fn fold(op: AggregateOp, acc: &mut Accumulator, value: f64) {
     if !acc.seen {
         acc.seen = true;
         acc.value = value;
@@ -163,7 +262,6 @@ fn fold(op: AggregateOp, acc: &mut Accumulator, index: usize, value: f64) {
             AggregateOp::Group => acc.value = 1.0,
             AggregateOp::Stddev | AggregateOp::Stdvar => acc.value = 0.0,
             AggregateOp::Quantile => acc.values.push(value),
-            AggregateOp::Topk | AggregateOp::Bottomk => acc.members.push((index, value)),
             _ => {}
         }
         return;
@@ -201,7 +299,7 @@ fn fold(op: AggregateOp, acc: &mut Accumulator, index: usize, value: f64) {
             acc.value += delta * (value - acc.mean);
         }
         AggregateOp::Quantile => acc.values.push(value),
-        AggregateOp::Topk | AggregateOp::Bottomk => acc.members.push((index, value)),
+        AggregateOp::Topk | AggregateOp::Bottomk => {}
         AggregateOp::CountValues => {}
     }
 }

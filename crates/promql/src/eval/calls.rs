@@ -12,7 +12,8 @@ use crate::boundaries;
 use crate::error::{duplicate_labelset, PromqlError};
 use crate::functions::{
     bucket_quantile, civil_time, days_in_month, extrapolated_rate, go_max, go_min, holt_winters,
-    instant_value, linear_regression, quantile, Bucket, FunctionDef, FunctionKind as K, WindowContext,
+    instant_value, linear_regression, quantile, Bucket, FunctionDef, FunctionKind as K, KahanSum,
+    WindowContext,
 };
 
 pub(super) fn eval_call(
@@ -551,12 +552,12 @@ fn range_function(
         }
         K::HoltWinters => {
             let (smoothing, trend) = (param(0), param(1));
-            if smoothing <= 0.0 || smoothing >= 1.0 || smoothing.is_nan() {
+            if smoothing <= 0.0 || smoothing >= 1.0 {
                 return Err(PromqlError::exec(format!(
                     "invalid smoothing factor. Expected: 0 < sf < 1, got: {smoothing:.6}"
                 )));
             }
-            if trend <= 0.0 || trend >= 1.0 || trend.is_nan() {
+            if trend <= 0.0 || trend >= 1.0 {
                 return Err(PromqlError::exec(format!(
                     "invalid trend factor. Expected: 0 < tf < 1, got: {trend:.6}"
                 )));
@@ -564,23 +565,28 @@ fn range_function(
             holt_winters(window, smoothing, trend)
         }
         K::AvgOverTime => {
-            let mut mean: f64 = 0.0;
+            let mut mean = KahanSum::default();
             let mut count: f64 = 0.0;
             for v in values() {
                 count += 1.0;
-                if mean.is_infinite() {
-                    if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                let current = mean.raw();
+                if current.is_infinite() {
+                    if v.is_infinite() && (current > 0.0) == (v > 0.0) {
                         continue;
                     }
                     if !v.is_infinite() && !v.is_nan() {
                         continue;
                     }
                 }
-                mean += v / count - mean / count;
+                mean.add(v / count - current / count);
             }
-            Some(mean)
+            Some(if mean.raw().is_infinite() { mean.raw() } else { mean.value() })
         }
-        K::SumOverTime => Some(values().sum()),
+        K::SumOverTime => {
+            let mut sum = KahanSum::default();
+            values().for_each(|v| sum.add(v));
+            Some(if sum.raw().is_infinite() { sum.raw() } else { sum.value() })
+        }
         K::CountOverTime => Some(window.len() as f64),
         K::MinOverTime | K::MaxOverTime => {
             let mut best = window[0].value;
@@ -593,14 +599,15 @@ fn range_function(
             Some(best)
         }
         K::StddevOverTime | K::StdvarOverTime => {
-            let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
+            let mut count = 0.0;
+            let (mut mean, mut aux) = (KahanSum::default(), KahanSum::default());
             for v in values() {
                 count += 1.0;
-                let delta = v - mean;
-                mean += delta / count;
-                aux += delta * (v - mean);
+                let delta = v - mean.value();
+                mean.add(delta / count);
+                aux.add(delta * (v - mean.value()));
             }
-            let variance = aux / count;
+            let variance = aux.value() / count;
             Some(if kind == K::StddevOverTime { variance.sqrt() } else { variance })
         }
         K::QuantileOverTime => {
