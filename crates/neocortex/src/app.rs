@@ -199,3 +199,128 @@ async fn bind(address: &str, port: u16) -> anyhow::Result<TcpListener> {
     let listener = TcpListener::bind((host, port)).await.with_context(|| format!("listening on {host}:{port}"))?;
     Ok(listener)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neocortex_proto::prometheus::{Label, Sample, TimeSeries, WriteRequest};
+    use prost::Message;
+
+    fn test_config(auth_enabled: bool) -> Config {
+        let mut config = Config { auth_enabled, ..Config::default() };
+        config.server.http_listen_address = "127.0.0.1".to_string();
+        config.server.http_listen_port = 0;
+        config.server.grpc_listen_address = "127.0.0.1".to_string();
+        config.server.grpc_listen_port = 0;
+        config
+    }
+
+    fn write_body(metric: &str, timestamp_ms: i64) -> Vec<u8> {
+        let request = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    Label { name: "__name__".into(), value: metric.into() },
+                    Label { name: "job".into(), value: "test".into() },
+                ],
+                samples: vec![Sample { value: 1.5, timestamp: timestamp_ms }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap()
+    }
+
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    }
+
+    #[tokio::test]
+    async fn push_then_read_back_per_tenant() {
+        let running = start(test_config(true)).await.unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let client = reqwest::Client::new();
+
+        let ready = client.get(format!("{base}/ready")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+
+        let push = |tenant: Option<&'static str>, metric: &'static str| {
+            let mut request = client
+                .post(format!("{base}/api/v1/push"))
+                .header("Content-Type", "application/x-protobuf")
+                .header("Content-Encoding", "snappy")
+                .body(write_body(metric, now_ms()));
+            if let Some(tenant) = tenant {
+                request = request.header("X-Scope-OrgID", tenant);
+            }
+            request.send()
+        };
+        assert_eq!(push(None, "a_metric").await.unwrap().status(), 401);
+        assert_eq!(push(Some("team-a"), "a_metric").await.unwrap().status(), 200);
+        assert_eq!(push(Some("team-b"), "b_metric").await.unwrap().status(), 200);
+
+        let labels_of = |tenant: &'static str| {
+            client
+                .get(format!("{base}/prometheus/api/v1/label/__name__/values"))
+                .header("X-Scope-OrgID", tenant)
+                .send()
+        };
+        let body = labels_of("team-a").await.unwrap().text().await.unwrap();
+        assert_eq!(body, r#"{"status":"success","data":["a_metric"]}"#);
+        let body = labels_of("team-b").await.unwrap().text().await.unwrap();
+        assert_eq!(body, r#"{"status":"success","data":["b_metric"]}"#);
+        let legacy = client
+            .get(format!("{base}/api/prom/api/v1/label/__name__/values"))
+            .header("X-Scope-OrgID", "team-a")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(legacy.text().await.unwrap(), r#"{"status":"success","data":["a_metric"]}"#);
+
+        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("cortex_distributor_received_samples_total{user=\"team-a\"} 1"), "{metrics}");
+        assert!(metrics.contains("cortex_request_duration_seconds_bucket{method=\"POST\",route=\"api_v1_push\",status_code=\"200\""), "{metrics}");
+        assert!(metrics.contains("process_resident_memory_bytes"), "{metrics}");
+
+        let services = client.get(format!("{base}/services")).send().await.unwrap().text().await.unwrap();
+        assert!(services.contains("ingester => Running"), "{services}");
+
+        running.shutdown();
+        running.wait().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn auth_disabled_uses_fake_tenant() {
+        let running = start(test_config(false)).await.unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let client = reqwest::Client::new();
+        let response = client
+            .post(format!("{base}/api/v1/push"))
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .body(write_body("up", now_ms()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body = client.get(format!("{base}/prometheus/api/v1/labels")).send().await.unwrap().text().await.unwrap();
+        assert_eq!(body, r#"{"status":"success","data":["__name__","job"]}"#);
+        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("user=\"fake\""), "{metrics}");
+        running.shutdown();
+        running.wait().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_the_targeted_modules_run() {
+        let config = Config { target: "querier".to_string(), ..test_config(false) };
+        let running = start(config).await.unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let client = reqwest::Client::new();
+        let push = client.post(format!("{base}/api/v1/push")).body(Vec::new()).send().await.unwrap();
+        assert_eq!(push.status(), 404, "no distributor runs in a querier-only process");
+        let services = client.get(format!("{base}/services")).send().await.unwrap().text().await.unwrap();
+        assert!(services.contains("querier => Running") && !services.contains("ingester"), "{services}");
+        running.shutdown();
+        running.wait().await.unwrap();
+    }
+}

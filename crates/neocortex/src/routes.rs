@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use neocortex_core::TenantId;
-use neocortex_distributor::Distributor;
+use neocortex_distributor::{Distributor, PushHeaders};
 use prometheus_client::registry::Registry;
 
 use crate::auth::{tenant_middleware, AuthSettings};
@@ -80,7 +80,11 @@ async fn push_handler(
         Ok(body) => body,
         Err(response) => return response,
     };
-    match distributor.push_http(&tenant, &headers, body).await {
+    let push_headers = PushHeaders {
+        content_type: headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        content_encoding: headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()),
+    };
+    match distributor.push_http(&tenant, push_headers, body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(err) => {
             let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -94,7 +94,9 @@ pub fn spawn_reloader(
                 _ = ticker.tick() => {}
             }
             match load_into(&path, &overrides) {
-                Ok(()) => metrics.last_reload_successful.set(1),
+                Ok(()) => {
+                    metrics.last_reload_successful.set(1);
+                }
                 Err(err) => {
                     metrics.last_reload_successful.set(0);
                     tracing::warn!(error = format!("{err:#}"), "runtime config reload failed; keeping previous overrides");
