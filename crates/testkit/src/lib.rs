@@ -1,1 +1,21 @@
-//! Placeholder.
+//! Dev-only helpers for tests that run real servers on 127.0.0.1: launchers for the `neocortex`
+//! binary, Prometheus, vmagent and VictoriaMetrics that pick free ports, poll until the server is
+//! ready (never a fixed sleep) and kill it on drop; polling helpers; and a byte-level remote-write
+//! encoder for crafting valid and invalid requests.
+
+pub mod error;
+pub mod http;
+pub mod neocortex;
+pub mod ports;
+pub mod process;
+pub mod prometheus;
+pub mod remote_write;
+pub mod victoria;
+pub mod wait;
+
+pub use error::LaunchError;
+pub use neocortex::NeocortexProcess;
+pub use process::ManagedProcess;
+pub use prometheus::{PrometheusOptions, PrometheusProcess, RemoteWriteTarget};
+pub use victoria::{VictoriaMetricsProcess, VmagentOptions, VmagentProcess};
+pub use wait::eventually;
