@@ -514,33 +514,80 @@ pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Converts Unix seconds (truncated toward zero) to calendar fields.
-pub(crate) fn civil_time(seconds: f64) -> CivilTime {
-    let secs = seconds as i64;
-    let days = secs.div_euclid(86_400);
-    let secs_of_day = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut day_of_year = day;
-    for m in 1..month {
-        day_of_year += days_in_month(year, m);
+/// Go's `int64(f)` on amd64: NaN and values outside the int64 range become `i64::MIN`.
+pub(crate) fn go_int64(value: f64) -> i64 {
+    // 2^63 is exactly representable; every finite value in [-2^63, 2^63) converts without overflow.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if value.is_nan() || !(-LIMIT..LIMIT).contains(&value) {
+        return i64::MIN;
     }
+    value as i64
+}
+
+/// Seconds from Go's absolute zero year (-292277022399) to the Unix epoch, as Go's `time` package
+/// computes them; adding it with wrapping arithmetic reproduces Go's results even for the
+/// out-of-range inputs (NaN, huge values) that `time.Unix(int64(v), 0)` accepts.
+const UNIX_TO_ABSOLUTE: i64 = 62_135_596_800 + 9_223_371_966_579_724_800;
+const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
+const DAYS_PER_400_YEARS: u64 = 365 * 400 + 97;
+const DAYS_PER_100_YEARS: u64 = 365 * 100 + 24;
+const DAYS_PER_4_YEARS: u64 = 365 * 4 + 1;
+const DAYS_BEFORE_MONTH: [u32; 13] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+
+/// Converts a sample value (Unix seconds) to calendar fields exactly as Prometheus does with
+/// `time.Unix(int64(v), 0).UTC()`.
+pub(crate) fn civil_time(seconds: f64) -> CivilTime {
+    let abs = go_int64(seconds).wrapping_add(UNIX_TO_ABSOLUTE) as u64;
+    let mut d = abs / 86_400;
+    let mut n = d / DAYS_PER_400_YEARS;
+    let mut y = 400 * n;
+    d -= DAYS_PER_400_YEARS * n;
+    n = d / DAYS_PER_100_YEARS;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= DAYS_PER_100_YEARS * n;
+    n = d / DAYS_PER_4_YEARS;
+    y += 4 * n;
+    d -= DAYS_PER_4_YEARS * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    let year = (y as i64).wrapping_add(ABSOLUTE_ZERO_YEAR);
+    let year_day = d as u32;
+    let (month, day) = month_and_day(year, year_day);
+    let secs_of_day = abs % 86_400;
     CivilTime {
         year,
         month,
         day,
         hour: (secs_of_day / 3600) as u32,
-        minute: (secs_of_day % 3600 / 60) as u32,
-        weekday: (days + 4).rem_euclid(7) as u32,
-        day_of_year,
+        minute: (abs % 3600 / 60) as u32,
+        // Go's absolute zero year starts on a Monday.
+        weekday: ((abs + 86_400) % (7 * 86_400) / 86_400) as u32,
+        day_of_year: year_day + 1,
     }
+}
+
+fn month_and_day(year: i64, year_day: u32) -> (u32, u32) {
+    let mut day = year_day;
+    if is_leap_year(year) {
+        if day == 31 + 29 - 1 {
+            return (2, 29);
+        }
+        if day > 31 + 29 - 1 {
+            day -= 1;
+        }
+    }
+    let mut month = (day / 31) as usize;
+    let end = DAYS_BEFORE_MONTH[month + 1];
+    let begin = if day >= end {
+        month += 1;
+        end
+    } else {
+        DAYS_BEFORE_MONTH[month]
+    };
+    (month as u32 + 1, day - begin + 1)
 }
 
 #[cfg(test)]
@@ -567,6 +614,13 @@ mod tests {
         );
         assert_eq!(civil_time(1_483_191_420.0).day_of_year, 366);
         assert_eq!(civil_time(0.0).weekday, 4);
+        assert_eq!(civil_time(-86_400.0).weekday, 3);
+        assert_eq!(civil_time(1_456_790_399.0).day, 29);
+        assert_eq!(civil_time(-62_135_596_801.0).year, 0);
+        // NaN becomes i64::MIN seconds in Go, which wraps to a date in year 292277026596.
+        let nan = civil_time(f64::NAN);
+        assert_eq!((nan.year, nan.month, nan.day, nan.hour, nan.minute), (292_277_026_596, 12, 4, 15, 30));
+        assert_eq!((nan.weekday, nan.day_of_year), (0, 339));
     }
 
     #[test]

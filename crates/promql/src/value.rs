@@ -183,6 +183,25 @@ pub fn format_value(value: f64) -> String {
     format!("{value}")
 }
 
+/// A float as Go's `fmt` prints it with `%v` (shortest digits, exponent form below 1e-4 and
+/// from 1e6 on): used where Prometheus puts numbers into error messages.
+pub fn go_format_float(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() };
+    }
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if exponent < -4 || exponent >= 6 {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs());
+    }
+    format!("{value}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +217,17 @@ mod tests {
         assert_eq!(format_value(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_value(-0.0), "-0");
+    }
+
+    #[test]
+    fn go_float_formatting() {
+        assert_eq!(go_format_float(1e100), "1e+100");
+        assert_eq!(go_format_float(9.3e18), "9.3e+18");
+        assert_eq!(go_format_float(-9.3e18), "-9.3e+18");
+        assert_eq!(go_format_float(0.000001234), "1.234e-06");
+        assert_eq!(go_format_float(1234567.5), "1.2345675e+06");
+        assert_eq!(go_format_float(0.5), "0.5");
+        assert_eq!(go_format_float(f64::INFINITY), "+Inf");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use neocortex_core::{Labels, METRIC_NAME};
 use super::{Evaluator, MatrixBuilder, StepCursors, StepSeries, Steps, Val};
 use crate::ast::{AggregateOp, Expr};
 use crate::error::PromqlError;
-use crate::functions::quantile;
-use crate::value::format_value;
+use crate::functions::{go_int64, quantile};
+use crate::value::{format_value, go_format_float};
 
 /// The labels of a series' group.
 fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
@@ -98,7 +98,15 @@ pub(super) fn eval_aggregate(
             acc.members.clear();
         }
         if is_k {
-            let k = go_int64(scalar_param.get(step).copied().unwrap_or(f64::NAN));
+            let param = scalar_param.get(step).copied().unwrap_or(f64::NAN);
+            // Prometheus's convertibleToInt64: the float comparison rejects NaN and huge values.
+            if !(param <= 9.223_372_036_854_775e18 && param >= -9.223_372_036_854_775e18) {
+                return Err(PromqlError::exec(format!(
+                    "Scalar value {} overflows int64",
+                    go_format_float(param)
+                )));
+            }
+            let k = go_int64(param);
             if k < 1 {
                 continue;
             }
@@ -151,17 +159,7 @@ pub(super) fn eval_aggregate(
             builder.push(slots[group], t, value)?;
         }
     }
-    Ok(Val::Vector(builder.finish()))
-}
-
-/// Go's `int64(f)` on amd64: NaN and out-of-range values become `i64::MIN`.
-fn go_int64(value: f64) -> i64 {
-    // 2^63 is exactly representable; every finite value in [-2^63, 2^63) converts without overflow.
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if value.is_nan() || !(-LIMIT..LIMIT).contains(&value) {
-        return i64::MIN;
-    }
-    value as i64
+    builder.finish().map(Val::Vector)
 }
 
 /// The bounded heap of topk/bottomk, replaying Prometheus's heap operations exactly so that ties
@@ -344,5 +342,5 @@ fn count_values(
             counts[slot] = 0.0;
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }

@@ -133,7 +133,7 @@ fn vector_scalar(
             builder.push(slot, point.timestamp_ms, value)?;
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 /// The hash of the labels a vector match compares.
@@ -271,7 +271,7 @@ fn vector_vector(
             builder.push(slot, t, value)?;
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 fn set_and_unless(
@@ -307,7 +307,7 @@ fn set_and_unless(
             }
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 fn set_or(
@@ -343,5 +343,5 @@ fn set_or(
             }
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }

@@ -269,7 +269,7 @@ fn map_vector(
             }
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 /// The labels `absent()` reports: equality matchers of a plain selector, minus names that are
@@ -331,7 +331,7 @@ fn label_replace(
             builder.push(slot, point.timestamp_ms, point.value)?;
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 fn label_join(ev: &mut Evaluator<'_>, args: &[Expr], steps: &Steps) -> Result<Vec<StepSeries>, PromqlError> {
@@ -360,7 +360,7 @@ fn label_join(ev: &mut Evaluator<'_>, args: &[Expr], steps: &Steps) -> Result<Ve
             builder.push(slot, point.timestamp_ms, point.value)?;
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 fn histogram_quantile(
@@ -410,7 +410,7 @@ fn histogram_quantile(
             builder.push(group_slots[group], t, value)?;
         }
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 /// Parses a float as Go's `strconv.ParseFloat` does for `le` label values.

@@ -185,9 +185,24 @@ impl MatrixBuilder {
         Ok(())
     }
 
-    /// The series that received at least one point.
-    pub(crate) fn finish(self) -> Vec<StepSeries> {
-        self.series.into_iter().filter(|s| !s.points.is_empty()).collect()
+    /// The series that received at least one point. Series fed from several inputs may have
+    /// received points out of order; two points at one step mean duplicate output labels.
+    pub(crate) fn finish(self) -> Result<Vec<StepSeries>, PromqlError> {
+        let mut out = Vec::with_capacity(self.series.len());
+        for mut series in self.series {
+            if series.points.is_empty() {
+                continue;
+            }
+            let ordered = series.points.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms);
+            if !ordered {
+                series.points.sort_by_key(|p| p.timestamp_ms);
+                if series.points.windows(2).any(|w| w[0].timestamp_ms == w[1].timestamp_ms) {
+                    return Err(duplicate_labelset());
+                }
+            }
+            out.push(series);
+        }
+        Ok(out)
     }
 }
 
