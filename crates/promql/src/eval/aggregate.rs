@@ -100,7 +100,7 @@ pub(super) fn eval_aggregate(
         if is_k {
             let param = scalar_param.get(step).copied().unwrap_or(f64::NAN);
             // Prometheus's convertibleToInt64: the float comparison rejects NaN and huge values.
-            if !(param <= 9.223_372_036_854_775e18 && param >= -9.223_372_036_854_775e18) {
+            if !(-9.223_372_036_854_775e18..=9.223_372_036_854_775e18).contains(&param) {
                 return Err(PromqlError::exec(format!(
                     "Scalar value {} overflows int64",
                     go_format_float(param)
