@@ -42,7 +42,8 @@ const INGESTER_OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         key: "instance_limits.max_series",
         flag: "ingester.instance-limits.max-series",
-        help: "Max series this ingester holds across all tenants; additional series are refused. 0 = unlimited.",
+        help:
+            "Max series this ingester holds across all tenants; additional series are refused. 0 = unlimited.",
     },
     ConfigOption {
         key: "instance_limits.max_tenants",
@@ -52,7 +53,8 @@ const INGESTER_OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         key: "instance_limits.max_inflight_push_requests",
         flag: "ingester.instance-limits.max-inflight-push-requests",
-        help: "Max push requests this ingester handles at once; additional requests are refused. 0 = unlimited.",
+        help:
+            "Max push requests this ingester handles at once; additional requests are refused. 0 = unlimited.",
     },
     ConfigOption {
         key: "ignore_series_limit_for_metric_names",

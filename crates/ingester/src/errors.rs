@@ -81,7 +81,9 @@ impl IngestError {
     /// The category: 400 for bad samples, 429 for tenant limits, 503 for instance limits.
     pub fn code(&self) -> ErrorCode {
         match self {
-            IngestError::SampleOutOfOrder { .. } | IngestError::NewValueForTimestamp { .. } => ErrorCode::BadData,
+            IngestError::SampleOutOfOrder { .. } | IngestError::NewValueForTimestamp { .. } => {
+                ErrorCode::BadData
+            }
             IngestError::PerUserSeriesLimit { .. } | IngestError::PerMetricSeriesLimit { .. } => {
                 ErrorCode::TooManyRequests
             }

@@ -208,7 +208,11 @@ struct TenantQueryable {
 #[async_trait]
 impl Queryable for TenantQueryable {
     async fn select(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, QueryError> {
-        Ok(self.tenants.get(&self.tenant).map(|db| db.select(hints.start_ms, hints.end_ms, matchers)).unwrap_or_default())
+        Ok(self
+            .tenants
+            .get(&self.tenant)
+            .map(|db| db.select(hints.start_ms, hints.end_ms, matchers))
+            .unwrap_or_default())
     }
 
     async fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
@@ -233,6 +237,10 @@ impl Queryable for TenantQueryable {
     }
 
     async fn series(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Labels>, QueryError> {
-        Ok(self.tenants.get(&self.tenant).map(|db| db.series(hints.start_ms, hints.end_ms, matchers)).unwrap_or_default())
+        Ok(self
+            .tenants
+            .get(&self.tenant)
+            .map(|db| db.series(hints.start_ms, hints.end_ms, matchers))
+            .unwrap_or_default())
     }
 }

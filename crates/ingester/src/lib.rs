@@ -23,8 +23,8 @@ mod ingester_tests;
 
 pub use config::{IngesterConfig, InstanceLimits};
 pub use errors::{
-    IngestError, REASON_NEW_VALUE_FOR_TIMESTAMP, REASON_PER_METRIC_SERIES_LIMIT, REASON_PER_USER_SERIES_LIMIT,
-    REASON_SAMPLE_OUT_OF_ORDER,
+    IngestError, REASON_NEW_VALUE_FOR_TIMESTAMP, REASON_PER_METRIC_SERIES_LIMIT,
+    REASON_PER_USER_SERIES_LIMIT, REASON_SAMPLE_OUT_OF_ORDER,
 };
 pub use ingester::Ingester;
 pub use metrics::UserLabels;

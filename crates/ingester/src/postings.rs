@@ -183,10 +183,12 @@ impl PostingsIndex {
             let values = interner.lookup(&matcher.name).and_then(|name| self.by_name.get(&name));
             if matcher.matches_empty() {
                 // Series lacking the label match; remove those whose value fails.
-                let failing = values.map(|values| matching_postings(values, matcher, false)).unwrap_or_default();
+                let failing =
+                    values.map(|values| matching_postings(values, matcher, false)).unwrap_or_default();
                 negatives.push(union(failing));
             } else {
-                let passing = values.map(|values| matching_postings(values, matcher, true)).unwrap_or_default();
+                let passing =
+                    values.map(|values| matching_postings(values, matcher, true)).unwrap_or_default();
                 let list = union(passing);
                 if list.is_empty() {
                     return Vec::new();
@@ -215,7 +217,11 @@ impl PostingsIndex {
 
 /// Postings lists of the values for which `matcher.matches(value) == wanted`, using direct
 /// lookups and prefix ranges where the matcher allows.
-fn matching_postings<'a>(values: &'a ValuePostings, matcher: &Matcher, wanted: bool) -> Vec<&'a PostingsList> {
+fn matching_postings<'a>(
+    values: &'a ValuePostings,
+    matcher: &Matcher,
+    wanted: bool,
+) -> Vec<&'a PostingsList> {
     let scan = |keep: &dyn Fn(&str) -> bool| -> Vec<&'a PostingsList> {
         values.iter().filter(|(value, _)| keep(value)).map(|(_, list)| list).collect()
     };
@@ -250,7 +256,9 @@ fn regex_matching<'a>(values: &'a ValuePostings, matcher: &Matcher) -> Vec<&'a P
             .filter(|(value, _)| regex_matches(value))
             .map(|(_, list)| list)
             .collect(),
-        RegexHint::Scan => values.iter().filter(|(value, _)| regex_matches(value)).map(|(_, list)| list).collect(),
+        RegexHint::Scan => {
+            values.iter().filter(|(value, _)| regex_matches(value)).map(|(_, list)| list).collect()
+        }
     }
 }
 

@@ -110,7 +110,11 @@ impl SeriesData {
     /// First and last sample timestamps, if any.
     #[cfg(test)]
     pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
-        let first = self.closed.first().map(|c| c.min_time_ms).or(self.head.as_ref().map(|_| self.head_min_time_ms))?;
+        let first = self
+            .closed
+            .first()
+            .map(|c| c.min_time_ms)
+            .or(self.head.as_ref().map(|_| self.head_min_time_ms))?;
         Some((first, self.last_timestamp_ms))
     }
 

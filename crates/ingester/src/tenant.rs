@@ -38,7 +38,8 @@ impl SeriesEntry {
     fn labels_equal(&self, labels: &Labels, interner: &Interner) -> bool {
         self.labels.len() == labels.len()
             && self.labels.iter().zip(labels.iter()).all(|(stored, incoming)| {
-                interner.resolve(stored.name) == incoming.name && interner.resolve(stored.value) == incoming.value
+                interner.resolve(stored.name) == incoming.name
+                    && interner.resolve(stored.value) == incoming.value
             })
     }
 }
@@ -182,7 +183,12 @@ impl TenantDb {
     }
 
     /// Stores the samples of one series, creating it if needed.
-    pub(crate) fn push_series(&self, series: &PushSeries, context: &PushContext<'_>, outcome: &mut PushOutcome) {
+    pub(crate) fn push_series(
+        &self,
+        series: &PushSeries,
+        context: &PushContext<'_>,
+        outcome: &mut PushOutcome,
+    ) {
         if series.samples.is_empty() {
             return;
         }
@@ -263,7 +269,10 @@ impl TenantDb {
         let labels: Box<[LabelRef]> = series
             .labels
             .iter()
-            .map(|label| LabelRef { name: self.interner.intern(&label.name), value: self.interner.intern(&label.value) })
+            .map(|label| LabelRef {
+                name: self.interner.intern(&label.name),
+                value: self.interner.intern(&label.value),
+            })
             .collect();
         let mut shard = self.shards[shard_index].write();
         if let Some(slot) = shard.find(hash, &series.labels, &self.interner) {
@@ -300,7 +309,11 @@ impl TenantDb {
     }
 
     /// Runs `visit` on one series' labels and samples.
-    fn with_series<R>(&self, series: SeriesRef, visit: impl FnOnce(&[LabelRef], &SeriesData) -> R) -> Option<R> {
+    fn with_series<R>(
+        &self,
+        series: SeriesRef,
+        visit: impl FnOnce(&[LabelRef], &SeriesData) -> R,
+    ) -> Option<R> {
         let (shard_index, slot) = unpack(series);
         let shard = self.shards.get(shard_index)?.read();
         let entry = shard.series.get(slot)?;
@@ -312,14 +325,17 @@ impl TenantDb {
         Labels::from_sorted(
             labels
                 .iter()
-                .map(|label| Label::new(self.interner.resolve(label.name), self.interner.resolve(label.value)))
+                .map(|label| {
+                    Label::new(self.interner.resolve(label.name), self.interner.resolve(label.value))
+                })
                 .collect(),
         )
     }
 
     /// Whether the tenant's samples span any of `[start_ms, end_ms]`.
     fn overlaps(&self, start_ms: i64, end_ms: i64) -> bool {
-        self.min_time_ms.load(Ordering::Relaxed) <= end_ms && self.max_time_ms.load(Ordering::Relaxed) >= start_ms
+        self.min_time_ms.load(Ordering::Relaxed) <= end_ms
+            && self.max_time_ms.load(Ordering::Relaxed) >= start_ms
     }
 
     /// Matching series with their samples in the range, sorted by labels; empty ones left out.
@@ -387,7 +403,13 @@ impl TenantDb {
     }
 
     /// Sorted values of label `name` over matching series with samples in the range.
-    pub(crate) fn label_values(&self, start_ms: i64, end_ms: i64, name: &str, matchers: &[Matcher]) -> Vec<String> {
+    pub(crate) fn label_values(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Vec<String> {
         let Some(name_id) = self.interner.lookup(name) else {
             return Vec::new();
         };
@@ -404,7 +426,8 @@ impl TenantDb {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut values: Vec<String> = ids.into_iter().map(|value| self.interner.resolve(value).to_string()).collect();
+        let mut values: Vec<String> =
+            ids.into_iter().map(|value| self.interner.resolve(value).to_string()).collect();
         values.sort();
         values
     }
@@ -424,7 +447,10 @@ impl TenantDb {
 
     /// Number of chunks held (closed and open).
     pub(crate) fn chunk_count(&self) -> usize {
-        self.shards.iter().map(|shard| shard.read().series.iter().map(|e| e.data.lock().chunk_count()).sum::<usize>()).sum()
+        self.shards
+            .iter()
+            .map(|shard| shard.read().series.iter().map(|e| e.data.lock().chunk_count()).sum::<usize>())
+            .sum()
     }
 
     /// The tenant id.
@@ -459,5 +485,40 @@ fn append_samples(data: &mut SeriesData, series: &PushSeries, outcome: &mut Push
                 outcome.refuse(1, error, Some(crate::errors::REASON_NEW_VALUE_FOR_TIMESTAMP));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(interner: &Interner, labels: &Labels) -> SeriesEntry {
+        let refs = labels
+            .iter()
+            .map(|l| LabelRef { name: interner.intern(&l.name), value: interner.intern(&l.value) })
+            .collect();
+        SeriesEntry { labels: refs, data: Mutex::new(SeriesData::default()) }
+    }
+
+    #[test]
+    fn colliding_hashes_keep_series_apart() {
+        let interner = Interner::default();
+        let mut shard = Shard::default();
+        let a = Labels::from_pairs([("__name__", "a")]);
+        let b = Labels::from_pairs([("__name__", "b")]);
+        let c = Labels::from_pairs([("__name__", "c")]);
+        let forced_hash = 42;
+        let slot_a = shard.insert(forced_hash, entry(&interner, &a));
+        let slot_b = shard.insert(forced_hash, entry(&interner, &b));
+        assert_ne!(slot_a, slot_b);
+        assert_eq!(shard.find(forced_hash, &a, &interner), Some(slot_a));
+        assert_eq!(shard.find(forced_hash, &b, &interner), Some(slot_b));
+        assert_eq!(shard.find(forced_hash, &c, &interner), None);
+    }
+
+    #[test]
+    fn refs_pack_shard_and_slot() {
+        assert_eq!(unpack(pack(7, 12345)), (7, 12345));
+        assert_eq!(unpack(pack(SHARDS - 1, MAX_SLOTS_PER_SHARD as u32)), (SHARDS - 1, MAX_SLOTS_PER_SHARD));
     }
 }
