@@ -6,6 +6,24 @@ use neocortex_core::Labels;
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// Bytes that may need escaping: control characters, `"`, `\\`, `<`, `>`, `&`, and 0xE2, the
+/// first byte of U+2028 and U+2029.
+static MAY_NEED_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'&' as usize] = true;
+    table[0xE2] = true;
+    table
+};
+
 /// Appends `text` as a JSON string literal, quotes included.
 pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.reserve(text.len() + 2);
@@ -15,36 +33,44 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
-        let escape: Option<&[u8]> = match byte {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            // U+2028 and U+2029 are E2 80 A8 / E2 80 A9 in UTF-8.
-            0xE2 if bytes.get(index + 1) == Some(&0x80)
-                && matches!(bytes.get(index + 2), Some(0xA8 | 0xA9)) =>
-            {
+        if !MAY_NEED_ESCAPE[usize::from(byte)] {
+            index += 1;
+            continue;
+        }
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0xE2 => {
+                // U+2028 and U+2029 are E2 80 A8 / E2 80 A9 in UTF-8; other E2 sequences pass.
+                let is_separator =
+                    bytes.get(index + 1) == Some(&0x80) && matches!(bytes.get(index + 2), Some(0xA8 | 0xA9));
+                if !is_separator {
+                    index += 1;
+                    continue;
+                }
                 out.extend_from_slice(&bytes[copied_up_to..index]);
                 out.extend_from_slice(if bytes[index + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
                 index += 3;
                 copied_up_to = index;
                 continue;
             }
-            _ => None,
+            _ => {
+                out.extend_from_slice(&bytes[copied_up_to..index]);
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX_DIGITS[usize::from(byte >> 4)]);
+                out.push(HEX_DIGITS[usize::from(byte & 0xF)]);
+                index += 1;
+                copied_up_to = index;
+                continue;
+            }
         };
-        if let Some(escape) = escape {
-            out.extend_from_slice(&bytes[copied_up_to..index]);
-            out.extend_from_slice(escape);
-            copied_up_to = index + 1;
-        } else if byte < 0x20 || byte == b'<' || byte == b'>' || byte == b'&' {
-            out.extend_from_slice(&bytes[copied_up_to..index]);
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX_DIGITS[usize::from(byte >> 4)]);
-            out.push(HEX_DIGITS[usize::from(byte & 0xF)]);
-            copied_up_to = index + 1;
-        }
+        out.extend_from_slice(&bytes[copied_up_to..index]);
+        out.extend_from_slice(escape);
         index += 1;
+        copied_up_to = index;
     }
     out.extend_from_slice(&bytes[copied_up_to..]);
     out.push(b'"');

@@ -12,6 +12,7 @@ pub mod form;
 pub mod go_quote;
 mod handlers;
 pub mod json;
+mod merge;
 pub mod response;
 mod router;
 pub mod selector;

@@ -8,6 +8,7 @@ use neocortex_core::SelectHints;
 use crate::form::FormParams;
 use crate::go_quote::quote;
 use crate::json;
+use crate::merge::merge_sorted_unique;
 use crate::response::{ApiError, ApiResponse};
 use crate::selector::parse_match_params;
 use crate::state::ReadApiState;
@@ -62,16 +63,4 @@ pub(crate) async fn label_values(
         out.reserve(values.iter().map(|value| value.len() + 3).sum());
         json::write_string_array(out, values.iter().map(String::as_str));
     }))
-}
-
-/// Unites the answers of several selectors, sorted, without duplicates (each answer is
-/// already sorted and unique, so one selector needs no work).
-fn merge_sorted_unique(mut results: Vec<Vec<String>>) -> Vec<String> {
-    if results.len() == 1 {
-        return results.pop().unwrap_or_default();
-    }
-    let mut merged: Vec<String> = results.into_iter().flatten().collect();
-    merged.sort_unstable();
-    merged.dedup();
-    merged
 }

@@ -6,6 +6,7 @@ use neocortex_core::{Labels, SelectHints};
 
 use crate::form::FormParams;
 use crate::json;
+use crate::merge::merge_sorted_unique;
 use crate::response::{ApiError, ApiResponse};
 use crate::selector::parse_match_params;
 use crate::state::ReadApiState;
@@ -38,14 +39,6 @@ pub(crate) async fn series(
     tracing::debug!(tenant = %tenant, series = series.len(), "series request answered");
 
     Ok(ApiResponse::success(|out| write_series(out, &series)))
-}
-
-/// Unites label sets from several selectors, sorted, without duplicates.
-fn merge_sorted_unique(results: Vec<Vec<Labels>>) -> Vec<Labels> {
-    let mut merged: Vec<Labels> = results.into_iter().flatten().collect();
-    merged.sort_unstable();
-    merged.dedup();
-    merged
 }
 
 fn write_series(out: &mut Vec<u8>, series: &[Labels]) {
