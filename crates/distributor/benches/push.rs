@@ -145,6 +145,22 @@ fn decode_only(bodies: &[Bytes], batch: usize) {
     report(&format!("decode only, 1 thread, {batch} samples/request"), samples, start.elapsed(), cpu);
 }
 
+/// The same decoding with prost's generated code, for comparison.
+fn decode_with_prost(bodies: &[Bytes], batch: usize) {
+    let cpu_start = process_cpu_time();
+    let start = Instant::now();
+    let mut samples = 0usize;
+    while start.elapsed() < MEASURE_FOR {
+        for body in bodies {
+            let decompressed = snap::raw::Decoder::new().decompress_vec(body).expect("decompresses");
+            let request = WriteRequest::decode(decompressed.as_slice()).expect("decodes");
+            samples += request.timeseries.len();
+        }
+    }
+    let cpu = process_cpu_time().zip(cpu_start).map(|(end, start)| end.saturating_sub(start));
+    report(&format!("prost decode, 1 thread, {batch} samples/request"), samples, start.elapsed(), cpu);
+}
+
 fn push_http(bodies: &[Bytes], batch: usize) {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -198,7 +214,11 @@ fn main() {
         return;
     }
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("after epoch").as_millis() as i64;
-    for batch in [500, 2000] {
+    let batches: Vec<usize> = match std::env::var("BENCH_BATCH") {
+        Ok(batch) => batch.split(',').filter_map(|b| b.parse().ok()).collect(),
+        Err(_) => vec![500, 2000],
+    };
+    for batch in batches {
         let bodies = encode_bodies(batch, now_ms);
         let bytes: usize = bodies.iter().map(|body| body.len()).sum();
         println!(
@@ -207,7 +227,16 @@ fn main() {
             bodies.len(),
             bytes as f64 / bodies.len() as f64
         );
-        decode_only(&bodies, batch);
-        push_http(&bodies, batch);
+        // `BENCH_ONLY=prost|decode|push` runs one phase, e.g. under `perf stat`.
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        if only.is_empty() || only == "prost" {
+            decode_with_prost(&bodies, batch);
+        }
+        if only.is_empty() || only == "decode" {
+            decode_only(&bodies, batch);
+        }
+        if only.is_empty() || only == "push" {
+            push_http(&bodies, batch);
+        }
     }
 }

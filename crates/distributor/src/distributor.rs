@@ -25,9 +25,9 @@ use crate::validation::{
     reason, validate_metadata, validate_series, MetadataRules, SeriesOutcome, SeriesRules,
 };
 
-/// Compressed bodies larger than this are decoded on the blocking thread pool, so that one big
-/// request never stalls the async workers.
-const BLOCKING_DECODE_THRESHOLD: usize = 256 << 10;
+/// Compressed bodies larger than this (about 5000 samples) are decoded and validated with
+/// `block_in_place`, so that one big request does not stall the other tasks of its worker.
+const BLOCKING_THRESHOLD_BYTES: usize = 64 << 10;
 
 /// The write path's front half: validates remote-write requests per tenant, enforces the
 /// tenant's ingestion rate, and forwards what is valid to a `Pusher`.
@@ -55,6 +55,19 @@ struct ValidatedRequest {
     samples: u64,
     /// The first validation failure, reported to the client as a 400 once the rest is stored.
     first_error: Option<PushError>,
+}
+
+/// A validated request with the limits it was validated against.
+#[derive(Debug)]
+struct Prepared {
+    validated: ValidatedRequest,
+    limits: Arc<Limits>,
+}
+
+/// Whether `block_in_place` is allowed here (only on a multi-thread tokio runtime).
+fn can_block_in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// Decrements the inflight counter when a push ends, however it ends.
@@ -130,22 +143,24 @@ impl Distributor {
         let _inflight = self.start_push(tenant)?;
         check_headers(&headers).map_err(decode_error)?;
         let max_size = self.config.max_recv_msg_size;
-        let request = if body.len() > BLOCKING_DECODE_THRESHOLD && body.len() <= max_size {
-            tokio::task::spawn_blocking(move || decode_snappy_write_request(&body, max_size)).await.map_err(
-                |error| PushError::new(ErrorCode::Internal, format!("decoding task failed: {error}")),
-            )?
-        } else {
-            decode_snappy_write_request(&body, max_size)
+        let decode_and_validate = || -> Result<Prepared, PushError> {
+            let request = decode_snappy_write_request(&body, max_size).map_err(decode_error)?;
+            Ok(self.prepare(tenant, request))
         };
-        let request = request.map_err(decode_error)?;
-        self.push_decoded(tenant, request).await
+        let prepared = if body.len() > BLOCKING_THRESHOLD_BYTES && can_block_in_place() {
+            tokio::task::block_in_place(decode_and_validate)?
+        } else {
+            decode_and_validate()?
+        };
+        self.finish_push(tenant, prepared).await
     }
 
     /// Handles an already decoded remote-write request (for gRPC pushes and tests); the same
     /// checks as [`Distributor::push_http`] apply after decoding.
     pub async fn push(&self, tenant: &TenantId, request: WriteRequest) -> Result<(), PushError> {
         let _inflight = self.start_push(tenant)?;
-        self.push_decoded(tenant, request).await
+        let prepared = self.prepare(tenant, request);
+        self.finish_push(tenant, prepared).await
     }
 
     /// Counts the request and applies the instance limits.
@@ -172,14 +187,21 @@ impl Distributor {
         Ok(guard)
     }
 
-    async fn push_decoded(&self, tenant: &TenantId, request: WriteRequest) -> Result<(), PushError> {
+    /// Counts what came in and validates it against the tenant's current limits (CPU work only).
+    fn prepare(&self, tenant: &TenantId, request: WriteRequest) -> Prepared {
         let tenant_name = tenant.as_str();
         let limits = self.overrides.for_tenant(tenant_name);
         let samples_in: usize = request.timeseries.iter().map(|series| series.samples.len()).sum();
         DistributorMetrics::add(&self.metrics.samples_in, tenant_name, samples_in as u64);
         DistributorMetrics::add(&self.metrics.metadata_in, tenant_name, request.metadata.len() as u64);
-
         let validated = self.validate_request(tenant_name, request, &limits, unix_now_ms());
+        Prepared { validated, limits }
+    }
+
+    /// Rate-limits a validated request and hands it to the pusher.
+    async fn finish_push(&self, tenant: &TenantId, prepared: Prepared) -> Result<(), PushError> {
+        let tenant_name = tenant.as_str();
+        let Prepared { validated, limits } = prepared;
         let ValidatedRequest { request, samples, first_error } = validated;
         let metadata = request.metadata.len() as u64;
         DistributorMetrics::add(&self.metrics.received_samples, tenant_name, samples);
