@@ -47,6 +47,10 @@ pub struct QueryStats {
     pub fetched_samples: usize,
     /// The most samples held in memory at once during evaluation.
     pub peak_samples: usize,
+    /// Time spent in `Queryable::select`.
+    pub fetch_time: Duration,
+    /// Time spent evaluating after the fetch.
+    pub eval_time: Duration,
 }
 
 /// Evaluates PromQL with Prometheus 2.42 semantics over any `Queryable`.
@@ -171,6 +175,7 @@ impl Engine {
                 return Err(PromqlError::Timeout("query queue"));
             }
         }
+        stats.fetch_time = started.elapsed();
         let mut evaluator = Evaluator {
             data: &data,
             query_start: range.start,
@@ -185,6 +190,7 @@ impl Engine {
         let steps = Steps { start: range.start, end: range.end, step: range.step };
         let value = evaluator.eval(expr, &steps)?;
         stats.peak_samples = evaluator.peak_samples;
+        stats.eval_time = started.elapsed() - stats.fetch_time;
         tracing::debug!(
             fetched_samples = stats.fetched_samples,
             peak_samples = stats.peak_samples,

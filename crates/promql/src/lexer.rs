@@ -42,18 +42,21 @@ impl Token {
     /// How the token reads in an error message.
     pub(crate) fn describe(&self) -> String {
         match self {
+            Token::Ident(word) if crate::parser::is_keyword(word) => {
+                format!("<{}>", word.to_ascii_lowercase())
+            }
             Token::Ident(word) => format!("identifier {word:?}"),
             Token::Number(n) => format!("number {n}"),
             Token::Duration(ms) => format!("duration \"{}\"", crate::ast::format_duration(*ms)),
             Token::Str(s) => format!("string {s:?}"),
-            Token::LParen => "\"(\"".into(),
-            Token::RParen => "\")\"".into(),
-            Token::LBrace => "\"{\"".into(),
-            Token::RBrace => "\"}\"".into(),
-            Token::LBracket => "\"[\"".into(),
-            Token::RBracket => "\"]\"".into(),
-            Token::Comma => "\",\"".into(),
-            Token::Colon => "\":\"".into(),
+            Token::LParen => "left parenthesis '('".into(),
+            Token::RParen => "right parenthesis ')'".into(),
+            Token::LBrace => "left brace '{'".into(),
+            Token::RBrace => "right brace '}'".into(),
+            Token::LBracket => "left bracket '['".into(),
+            Token::RBracket => "right bracket ']'".into(),
+            Token::Comma => "comma ','".into(),
+            Token::Colon => "colon ':'".into(),
             Token::At => "\"@\"".into(),
             Token::Assign => "\"=\"".into(),
             Token::Neq => "\"!=\"".into(),
@@ -203,9 +206,12 @@ impl Lexer<'_> {
         if let Some(end) = self.scan_number() {
             self.pos = end;
             let text = &self.input[start..end];
-            return parse_number(text)
-                .map(Token::Number)
-                .ok_or_else(|| self.error(start, format!("bad number syntax: {text:?}")));
+            return parse_number(text).map(Token::Number).ok_or_else(|| {
+                self.error(
+                    start,
+                    format!("error parsing number: strconv.ParseFloat: parsing {text:?}: invalid syntax"),
+                )
+            });
         }
         // Not a plain number: a duration such as `5m` or `1h30m`.
         let mut end = start;
@@ -268,8 +274,7 @@ impl Lexer<'_> {
             match ch {
                 '\n' => return Err(self.error(start, "unterminated quoted string")),
                 '\\' => {
-                    let escape_pos = self.pos - 1;
-                    self.escape(quote, &mut out).map_err(|message| self.error(escape_pos, message))?;
+                    self.escape(quote, &mut out).map_err(|message| self.error(start, message))?;
                 }
                 _ => out.push(ch),
             }
@@ -306,7 +311,10 @@ impl Lexer<'_> {
             b'x' => (2, 16, 255),
             b'u' => (4, 16, 0x10ffff),
             b'U' => (8, 16, 0x10ffff),
-            _ => return Err(format!("unknown escape sequence '\\{}'", b as char)),
+            _ => {
+                let ch = self.input[self.pos - 1..].chars().next().unwrap_or('?');
+                return Err(format!("unknown escape sequence U+{:04X} {ch:?}", ch as u32));
+            }
         };
         let Some(text) = self.input.get(self.pos..self.pos + digits) else {
             return Err("escape sequence not terminated".into());

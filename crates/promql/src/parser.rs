@@ -90,7 +90,35 @@ impl Parser<'_> {
 
     fn unexpected(&self, context: &str) -> ParseError {
         let current = self.current();
+        if current.token == Token::Eof {
+            return self.error_at(current.pos, self.unclosed_message());
+        }
         self.error_at(current.pos, format!("unexpected {} {context}", current.token.describe()))
+    }
+
+    /// What is left open at the end of the input, in Prometheus's words.
+    fn unclosed_message(&self) -> &'static str {
+        let (mut parens, mut braces, mut brackets) = (0i32, 0i32, 0i32);
+        for spanned in &self.tokens[..self.index] {
+            match spanned.token {
+                Token::LParen => parens += 1,
+                Token::RParen => parens -= 1,
+                Token::LBrace => braces += 1,
+                Token::RBrace => braces -= 1,
+                Token::LBracket => brackets += 1,
+                Token::RBracket => brackets -= 1,
+                _ => {}
+            }
+        }
+        if braces > 0 {
+            "unexpected end of input inside braces"
+        } else if brackets > 0 {
+            "unclosed left bracket"
+        } else if parens > 0 {
+            "unclosed left parenthesis"
+        } else {
+            "unexpected end of input"
+        }
     }
 
     fn expect(&mut self, token: Token, context: &str) -> Result<Spanned, ParseError> {
@@ -133,6 +161,7 @@ impl Parser<'_> {
     }
 
     fn parse_expr(&mut self, min_precedence: u8) -> Result<Expr, ParseError> {
+        let start = self.current().pos;
         let mut lhs = self.parse_unary()?;
         while let Some(op) = self.peek_binary_op() {
             let precedence = op.precedence();
@@ -143,7 +172,7 @@ impl Parser<'_> {
             let modifiers = self.parse_binary_modifiers()?;
             let next_min = if op.is_right_associative() { precedence } else { precedence + 1 };
             let rhs = self.parse_expr(next_min)?;
-            lhs = self.build_binary(op, op_pos, lhs, rhs, modifiers)?;
+            lhs = self.build_binary(op, (start, op_pos), lhs, rhs, modifiers)?;
         }
         Ok(lhs)
     }
@@ -176,25 +205,25 @@ impl Parser<'_> {
     fn build_binary(
         &self,
         op: BinaryOp,
-        op_pos: usize,
+        (start, op_pos): (usize, usize),
         lhs: Expr,
         rhs: Expr,
         modifiers: BinaryModifiers,
     ) -> Result<Expr, ParseError> {
         let lhs_type = lhs.value_type();
         let rhs_type = rhs.value_type();
-        let err = |message: String| Err(self.error_at(op_pos, message));
+        let err = |message: String| Err(self.error_at(start, message));
         for ty in [lhs_type, rhs_type] {
             if ty != ValueType::Scalar && ty != ValueType::Vector {
                 return err("binary expression must contain only scalar and instant vector types".into());
             }
         }
         if modifiers.return_bool && !op.is_comparison() {
-            return err("bool modifier can only be used on comparison operators".into());
+            return Err(self.error_at(op_pos, "bool modifier can only be used on comparison operators"));
         }
         let both_scalar = lhs_type == ValueType::Scalar && rhs_type == ValueType::Scalar;
         if op.is_comparison() && both_scalar && !modifiers.return_bool {
-            return err("comparisons between scalars must use BOOL modifier".into());
+            return Err(self.error_at(op_pos, "comparisons between scalars must use BOOL modifier"));
         }
         let both_vector = lhs_type == ValueType::Vector && rhs_type == ValueType::Vector;
         if op.is_set_operator() && !both_vector {
@@ -207,7 +236,7 @@ impl Parser<'_> {
             let (on, labels) = modifiers.matching_labels.unwrap_or((false, Vec::new()));
             let (card, include) = match modifiers.group {
                 Some(_) if op.is_set_operator() => {
-                    return err(format!("no grouping allowed for \"{op}\" operation"));
+                    return Err(self.error_at(op_pos, format!("no grouping allowed for \"{op}\" operation")));
                 }
                 Some(group) => group,
                 None if op.is_set_operator() => (MatchCardinality::ManyToMany, Vec::new()),
@@ -215,7 +244,10 @@ impl Parser<'_> {
             };
             if on {
                 if let Some(label) = include.iter().find(|l| labels.contains(l)) {
-                    return err(format!("label \"{label}\" must not occur in ON and GROUP clause at once"));
+                    return Err(self.error_at(
+                        op_pos,
+                        format!("label \"{label}\" must not occur in ON and GROUP clause at once"),
+                    ));
                 }
             }
             Some(VectorMatching { card, labels, on, include })
@@ -253,9 +285,9 @@ impl Parser<'_> {
     }
 
     fn parse_postfix(&mut self) -> Result<Expr, ParseError> {
+        let pos = self.current().pos;
         let mut expr = self.parse_primary()?;
         loop {
-            let pos = self.current().pos;
             match &self.current().token {
                 Token::LBracket => expr = self.parse_range_suffix(expr)?,
                 Token::At => {
@@ -357,7 +389,7 @@ impl Parser<'_> {
                 self.expect(Token::RParen, "in @ modifier")?;
                 Ok(at)
             }
-            _ => Err(self.unexpected("in @ modifier, expected timestamp, start() or end()")),
+            _ => Err(self.unexpected("in @, expected timestamp")),
         }
     }
 
@@ -504,7 +536,12 @@ impl Parser<'_> {
             };
             self.advance();
             let matcher = Matcher::new(op, name, value).map_err(|err| {
-                self.error_at(value_token.pos, format!("invalid regular expression: {err}"))
+                let reason =
+                    err.message.lines().last().unwrap_or("").trim_start_matches("error: ").to_string();
+                self.error_at(
+                    name_token.pos,
+                    format!("error parsing regexp: {reason}: `^(?:{})$`", err.pattern),
+                )
             })?;
             matchers.push(matcher);
             match self.current().token {
@@ -579,10 +616,14 @@ impl Parser<'_> {
     fn parse_aggregate(&mut self, op: AggregateOp, pos: usize) -> Result<Expr, ParseError> {
         let before = self.parse_grouping_clause()?;
         let args = self.parse_args()?;
-        let after = self.parse_grouping_clause()?;
-        if before.is_some() && after.is_some() {
-            return Err(self.error_at(pos, "aggregation must only contain one grouping clause"));
-        }
+        let after = if before.is_some() {
+            if let Some(word @ ("by" | "without")) = self.current_keyword().as_deref() {
+                return Err(self.error_at(self.current().pos, format!("unexpected <{word}>")));
+            }
+            None
+        } else {
+            self.parse_grouping_clause()?
+        };
         let (without, grouping) = before.or(after).unwrap_or((false, Vec::new()));
         let expected = if op.param_type().is_some() { 2 } else { 1 };
         if args.len() != expected {
@@ -677,6 +718,12 @@ impl Parser<'_> {
         }
         Ok(Expr::Call { func, args: checked })
     }
+}
+
+/// Whether `word` is a PromQL keyword (operators, modifiers, aggregations).
+pub(crate) fn is_keyword(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    is_reserved_keyword(&lower) || AggregateOp::from_keyword(&lower).is_some()
 }
 
 fn is_reserved_keyword(word: &str) -> bool {
