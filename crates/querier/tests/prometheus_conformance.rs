@@ -106,6 +106,19 @@ const URIS: &[&str] = &[
     "/series?match[]=%7Bjob%3D%22api%22%2Cjob%3D%22db%22%7D",
     "/series?match[]=up%7B__name__%3D%22x%22%7D",
     "/series?match[]=%7B__name__%3D%22up%22%7D%20%23%20comment",
+    "/series?match[]=",
+    "/series?match[]=up&start=&end=",
+    "/series?match[]=up&start=1e19",
+    "/series?match[]=up&start=NaN",
+    "/series?match[]=up&start=1_795_609_216",
+    "/series?match[]=up&end=%2B1795609216.0005",
+    "/series?match[]=up&match[]=%7Bjob%3D%22%22%7D",
+    "/series?match%5B%5D=up&start=2026-11-25T12:20:16%2B00:00",
+    "/series?match[]=up+%7Bjob%3D%22db%22%7D",
+    "/labels?match[]=up&match[]=%7B%7D",
+    "/label/__name__/values?match[]=up%7B",
+    "/label/job/values?match[]=up&match[]=up",
+    "/label/job/values?start=2026-11-25T12:20:16.0005Z&end=2026-11-25T12:20:16Z",
 ];
 
 #[tokio::test]
