@@ -28,8 +28,23 @@ fn installed(binary: &str) -> bool {
 }
 
 async fn http_get(address: SocketAddr, path_and_query: &str) -> std::io::Result<(u16, String)> {
+    http_call(address, format!("GET {path_and_query} HTTP/1.0\r\nHost: {address}\r\n\r\n")).await
+}
+
+async fn http_post_form(
+    address: SocketAddr,
+    path_and_query: &str,
+    form: &str,
+) -> std::io::Result<(u16, String)> {
+    let request = format!(
+        "POST {path_and_query} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    http_call(address, request).await
+}
+
+async fn http_call(address: SocketAddr, request: String) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address).await?;
-    let request = format!("GET {path_and_query} HTTP/1.0\r\nHost: {address}\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await?;
@@ -121,6 +136,19 @@ const URIS: &[&str] = &[
     "/label/job/values?start=2026-11-25T12:20:16.0005Z&end=2026-11-25T12:20:16Z",
 ];
 
+/// POST requests compared: path with query string, and the urlencoded body.
+const POSTS: &[(&str, &str)] = &[
+    ("/labels", "match[]=up%7Bjob%3D%22db%22%7D"),
+    ("/labels?match[]=http_requests_total", "match[]=up%7Bjob%3D%22db%22%7D"),
+    ("/labels", "start=x"),
+    ("/labels?start=y", "start=x"),
+    ("/series?match[]=http_requests_total", "match[]=up"),
+    ("/series", "match[]=up&start=%zz"),
+    ("/series", "match[]=up;x"),
+    ("/series", ""),
+    ("/series", "match[]=%7B%7D"),
+];
+
 #[tokio::test]
 async fn json_answers_match_a_real_prometheus() {
     if !installed("prometheus") || !installed("promtool") {
@@ -168,6 +196,18 @@ async fn json_answers_match_a_real_prometheus() {
         if ours.status != StatusCode::from_u16(their_status).expect("status") || ours.text() != their_body {
             mismatches.push(format!(
                 "{uri}\n  prometheus: {their_status} {their_body}\n  ours:       {} {}",
+                ours.status.as_u16(),
+                ours.text()
+            ));
+        }
+    }
+    for (uri, form) in POSTS {
+        let (their_status, their_body) =
+            http_post_form(address, &format!("/api/v1{uri}"), form).await.expect("prometheus");
+        let ours = post_form(&router, "a", uri, form).await;
+        if ours.status != StatusCode::from_u16(their_status).expect("status") || ours.text() != their_body {
+            mismatches.push(format!(
+                "POST {uri} {form}\n  prometheus: {their_status} {their_body}\n  ours:       {} {}",
                 ours.status.as_u16(),
                 ours.text()
             ));
