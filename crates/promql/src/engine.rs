@@ -2,6 +2,8 @@
 //! through `Queryable::select`, then evaluate synchronously step by step.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neocortex_core::{Queryable, SelectHints};
@@ -53,10 +55,37 @@ pub struct QueryStats {
     pub eval_time: Duration,
 }
 
+/// Lets a caller abort a running query from another task or thread; the engine checks it
+/// between fetches and while evaluating.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    /// A handle that is not canceled yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every query holding this handle to stop with `PromqlError::Canceled`.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether `cancel` was called.
+    pub fn is_canceled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Evaluates PromQL with Prometheus 2.42 semantics over any `Queryable`.
+///
+/// Evaluation after the fetch is synchronous and CPU-bound; servers should run large queries on
+/// a blocking-friendly thread. Dropping the query future cancels the fetch; a `CancelHandle`
+/// (see [`Engine::with_cancel`]) also stops the evaluation.
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     options: EngineOptions,
+    cancel: Option<CancelHandle>,
 }
 
 /// The evaluation range of a query: one instant or a range with a step.
@@ -71,7 +100,13 @@ struct QueryRange {
 impl Engine {
     /// An engine with the given settings.
     pub fn new(options: EngineOptions) -> Self {
-        Self { options }
+        Self { options, cancel: None }
+    }
+
+    /// A copy of this engine whose queries stop with `PromqlError::Canceled` once `handle` is
+    /// canceled.
+    pub fn with_cancel(&self, handle: CancelHandle) -> Self {
+        Self { options: self.options.clone(), cancel: Some(handle) }
     }
 
     /// The engine's settings.
@@ -174,6 +209,9 @@ impl Engine {
             if Instant::now() > deadline {
                 return Err(PromqlError::Timeout("query queue"));
             }
+            if self.cancel.as_ref().is_some_and(CancelHandle::is_canceled) {
+                return Err(PromqlError::Canceled("query queue"));
+            }
         }
         stats.fetch_time = started.elapsed();
         let mut evaluator = Evaluator {
@@ -184,6 +222,7 @@ impl Engine {
             default_step_ms: plan.default_step_ms,
             max_samples: self.options.max_samples,
             deadline: Some(deadline),
+            cancel: self.cancel.clone(),
             current_samples: 0,
             peak_samples: 0,
         };

@@ -84,6 +84,7 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) default_step_ms: i64,
     pub(crate) max_samples: usize,
     pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<crate::engine::CancelHandle>,
     pub(crate) current_samples: usize,
     pub(crate) peak_samples: usize,
 }
@@ -215,7 +216,11 @@ impl<'a> Evaluator<'a> {
         })
     }
 
+    /// Stops the query when it ran past its timeout or its caller canceled it.
     pub(crate) fn check_deadline(&self) -> Result<(), PromqlError> {
+        if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
+            return Err(PromqlError::Canceled("expression evaluation"));
+        }
         match self.deadline {
             Some(deadline) if Instant::now() > deadline => Err(PromqlError::Timeout("expression evaluation")),
             _ => Ok(()),
