@@ -3,8 +3,8 @@
 //!
 //! Also the pieces the query and query_range handlers reuse: the JSON envelope
 //! ([`ApiResponse`], [`ApiError`]), Go-compatible JSON string escaping ([`json`]), request
-//! parameters ([`FormParams`]) and Prometheus's timestamp and duration parsing ([`parse_time`],
-//! [`parse_duration`]).
+//! parameters ([`FormParams`]), Prometheus's timestamp and duration parsing ([`parse_time`],
+//! [`parse_duration`]) and the checked query / query_range parameters ([`range_query_params`]).
 
 mod body;
 pub mod config;
@@ -13,6 +13,7 @@ pub mod go_quote;
 mod handlers;
 pub mod json;
 mod merge;
+pub mod query_params;
 pub mod response;
 mod router;
 pub mod selector;
@@ -23,6 +24,7 @@ pub mod time_param;
 pub use config::QuerierConfig;
 pub use form::FormParams;
 pub use handlers::remote_read::MAX_REMOTE_READ_BYTES;
+pub use query_params::{instant_query_params, range_query_params, InstantQueryParams, RangeQueryParams};
 pub use response::{ApiError, ApiResponse};
 pub use router::read_api_router;
 pub use selector::{parse_match_params, parse_selector, SelectorError};
