@@ -69,83 +69,70 @@ impl BitWriter {
         self.buf
     }
 
-    /// Appends a zero byte, growing the buffer by a moderate step rather than doubling so that
-    /// many small open chunks do not waste half their memory.
-    fn push_byte(&mut self, byte: u8) {
-        if self.buf.len() == self.buf.capacity() {
-            let step = (self.buf.len() / 2).max(MIN_GROWTH);
+    /// Makes room for `additional` more bytes, growing the buffer by a moderate step rather than
+    /// doubling so that many small open chunks do not waste half their memory.
+    fn reserve(&mut self, additional: usize) {
+        if self.buf.capacity() - self.buf.len() < additional {
+            let step = (self.buf.len() / 2).max(MIN_GROWTH).max(additional);
             self.buf.reserve_exact(step);
         }
-        self.buf.push(byte);
-    }
-
-    fn last_byte_mut(&mut self) -> &mut u8 {
-        let index = self.buf.len() - 1;
-        &mut self.buf[index]
     }
 
     /// Writes one bit.
     pub(crate) fn write_bit(&mut self, bit: bool) {
-        self.write_small(u8::from(bit), 1);
-    }
-
-    /// Writes a whole byte the way `bstream.writeByte` does (leaving a spare byte when aligned).
-    fn write_byte(&mut self, byte: u8) {
-        if self.free_bits == 0 {
-            self.push_byte(0);
-            self.free_bits = 8;
-        }
-        let free = self.free_bits;
-        *self.last_byte_mut() |= ((u16::from(byte)) >> (8 - free)) as u8;
-        self.push_byte(((u16::from(byte)) << free) as u8);
-    }
-
-    /// Writes the low `count` bits of `bits`, `count < 8`, as consecutive single bits would.
-    fn write_small(&mut self, bits: u8, count: u8) {
-        debug_assert!(count < 8 && u16::from(bits) < (1u16 << count));
-        if count == 0 {
-            return;
-        }
-        if self.free_bits == 0 {
-            self.push_byte(0);
-            self.free_bits = 8;
-        }
-        if count <= self.free_bits {
-            let shift = self.free_bits - count;
-            *self.last_byte_mut() |= bits << shift;
-            self.free_bits -= count;
-            return;
-        }
-        let spill = count - self.free_bits;
-        *self.last_byte_mut() |= bits >> spill;
-        let spill_mask = ((1u16 << spill) - 1) as u8;
-        self.push_byte((bits & spill_mask) << (8 - spill));
-        self.free_bits = 8 - spill;
+        self.write_bits(u64::from(bit), 1);
     }
 
     /// Writes the low `count` bits of `value` (`count` in 0..=64), most significant first.
+    ///
+    /// The bytes come out exactly as Prometheus's `writeBits` makes them: it writes whole bytes
+    /// with `writeByte` and the rest bit by bit, and `writeByte` on a byte-aligned stream
+    /// leaves a spare empty byte. So a write of a multiple of 8 bits that starts aligned ends
+    /// with a spare byte; any other write does not.
     pub(crate) fn write_bits(&mut self, value: u64, count: u32) {
         debug_assert!(count <= 64);
         if count == 0 {
             return;
         }
+        let starts_aligned = self.free_bits == 0 || self.free_bits == 8;
+        let leaves_spare_byte = starts_aligned && count >= 8 && count.is_multiple_of(8);
+        if self.free_bits == 8 {
+            // The spare byte is empty; treat it as not yet written.
+            self.buf.pop();
+            self.free_bits = 0;
+        }
+        self.reserve(10);
+        // Left-align the bits so the next one to write is the most significant.
+        let mut pending = value << (64 - count);
         let mut remaining = count;
-        let aligned = value << (64 - count);
-        let mut shifted = aligned;
+        if self.free_bits > 0 {
+            let take = u32::from(self.free_bits).min(remaining);
+            let bits = (pending >> (64 - take)) as u8;
+            let index = self.buf.len() - 1;
+            self.buf[index] |= bits << (u32::from(self.free_bits) - take);
+            self.free_bits -= take as u8;
+            pending = pending.checked_shl(take).unwrap_or(0);
+            remaining -= take;
+        }
         while remaining >= 8 {
-            self.write_byte((shifted >> 56) as u8);
-            shifted <<= 8;
+            self.buf.push((pending >> 56) as u8);
+            pending <<= 8;
             remaining -= 8;
         }
         if remaining > 0 {
-            self.write_small((shifted >> (64 - remaining)) as u8, remaining as u8);
+            self.buf.push((pending >> 56) as u8);
+            self.free_bits = (8 - remaining) as u8;
+        }
+        if leaves_spare_byte {
+            self.buf.push(0);
+            self.free_bits = 8;
         }
     }
 
-    /// Writes whole bytes (varints) with `write_byte` semantics.
+    /// Writes whole bytes (varints), each as Prometheus's `writeByte` would.
     pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
         for &byte in bytes {
-            self.write_byte(byte);
+            self.write_bits(u64::from(byte), 8);
         }
     }
 }
@@ -247,6 +234,66 @@ mod tests {
         assert_eq!(reader.read_bits(9), None);
         assert_eq!(reader.read_bits(8), Some(0xff));
         assert_eq!(reader.read_bit(), None);
+    }
+
+    /// A literal model of Prometheus's `bstream` writer (`writeBit`, `writeByte`, `writeBits`),
+    /// one bit or byte at a time, to check the fast writer against.
+    struct ReferenceStream {
+        stream: Vec<u8>,
+        count: u8,
+    }
+
+    impl ReferenceStream {
+        fn write_bit(&mut self, bit: bool) {
+            if self.count == 0 {
+                self.stream.push(0);
+                self.count = 8;
+            }
+            let last = self.stream.len() - 1;
+            if bit {
+                self.stream[last] |= 1 << (self.count - 1);
+            }
+            self.count -= 1;
+        }
+
+        fn write_byte(&mut self, byte: u8) {
+            if self.count == 0 {
+                self.stream.push(0);
+                self.count = 8;
+            }
+            let last = self.stream.len() - 1;
+            self.stream[last] |= ((u16::from(byte)) >> (8 - self.count)) as u8;
+            self.stream.push(((u16::from(byte)) << self.count) as u8);
+        }
+
+        fn write_bits(&mut self, value: u64, count: u32) {
+            let mut shifted = if count == 0 { 0 } else { value << (64 - count) };
+            let mut remaining = count;
+            while remaining >= 8 {
+                self.write_byte((shifted >> 56) as u8);
+                shifted <<= 8;
+                remaining -= 8;
+            }
+            while remaining > 0 {
+                self.write_bit(shifted >> 63 == 1);
+                shifted <<= 1;
+                remaining -= 1;
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_writer_matches_prometheus_bstream(writes in proptest::collection::vec((proptest::num::u64::ANY, 0u32..=64), 0..60)) {
+            let mut fast = BitWriter::with_prefix(&[], 0);
+            let mut reference = ReferenceStream { stream: Vec::new(), count: 0 };
+            for (value, count) in writes {
+                let value = if count == 64 { value } else { value & ((1u64 << count) - 1) };
+                fast.write_bits(value, count);
+                reference.write_bits(value, count);
+                proptest::prop_assert_eq!(fast.bytes(), &reference.stream[..]);
+            }
+        }
     }
 
     #[test]
