@@ -430,6 +430,37 @@ fn classify_word(word: &str) -> TokenKind {
     }
 }
 
+/// Words a regex compile error as Go's `regexp` does (`error parsing regexp: missing closing ):
+/// `^(?:()$``) for the common mistakes, from the Rust regex error's message and caret span.
+fn go_regex_error(rust_message: &str, pattern: &str) -> String {
+    let anchored = format!("^(?:{pattern})$");
+    let lines: Vec<&str> = rust_message.lines().collect();
+    let kind = lines.last().and_then(|line| line.strip_prefix("error: ")).unwrap_or(rust_message);
+    let fragment = match lines.as_slice() {
+        [_, pattern_line, caret_line, _] => {
+            let pattern_chars: Vec<char> = pattern_line.chars().skip(4).collect();
+            let caret_chars: Vec<char> = caret_line.chars().skip(4).collect();
+            let start = caret_chars.iter().position(|c| *c == '^').unwrap_or(0);
+            let length = caret_chars.iter().filter(|c| **c == '^').count();
+            pattern_chars.iter().skip(start).take(length).collect::<String>()
+        }
+        _ => anchored.clone(),
+    };
+    let (go_kind, go_fragment) = match kind {
+        "unclosed group" => ("missing closing )", anchored),
+        "unopened group" => ("unexpected )", anchored),
+        "repetition operator missing expression" => ("missing argument to repetition operator", fragment),
+        "unrecognized escape sequence" => ("invalid escape sequence", fragment),
+        "invalid repetition count range, the start must be <= the end" => ("invalid repeat count", fragment),
+        "invalid character class range, the start must be <= the end" => {
+            ("invalid character class range", fragment)
+        }
+        "empty capture group name" => ("invalid named capture", fragment),
+        other => return format!("error parsing regexp: {other}: `{fragment}`"),
+    };
+    format!("error parsing regexp: {go_kind}: `{go_fragment}`")
+}
+
 struct Parser<'a> {
     lexer: Lexer<'a>,
     input: &'a str,
@@ -506,9 +537,8 @@ impl Parser<'_> {
             let TokenKind::String { value: unquoted } = &value.kind else {
                 return Err(self.unexpected(&value, CONTEXT, "string"));
             };
-            let matcher = Matcher::new(op, name.text.as_str(), unquoted.as_str()).map_err(|error| {
-                self.error_at(name.position, format!("error parsing regexp: {}", error.message))
-            })?;
+            let matcher = Matcher::new(op, name.text.as_str(), unquoted.as_str())
+                .map_err(|error| self.error_at(name.position, go_regex_error(&error.message, unquoted)))?;
             matchers.push(matcher);
             let separator = self.next()?;
             match separator.kind {
@@ -609,7 +639,22 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(error(input), expected, "input {input:?}");
         }
-        assert!(error("up{job=~\"(\"}").starts_with("1:4: parse error: error parsing regexp: "));
+        let regex_cases = [
+            ("(", "missing closing ): `^(?:()$`"),
+            ("a)", "unexpected ): `^(?:a))$`"),
+            ("*", "missing argument to repetition operator: `*`"),
+            ("\\\\q", "invalid escape sequence: `\\q`"),
+            ("a{3,1}", "invalid repeat count: `{3,1}`"),
+            ("[z-a]", "invalid character class range: `z-a`"),
+        ];
+        for (regex, expected) in regex_cases {
+            let input = format!("up{{job=~\"{regex}\"}}");
+            assert_eq!(
+                error(&input),
+                format!("1:4: parse error: error parsing regexp: {expected}"),
+                "{input}"
+            );
+        }
     }
 
     #[test]

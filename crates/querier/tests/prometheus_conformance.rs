@@ -136,6 +136,31 @@ const URIS: &[&str] = &[
     "/label/job/values?start=2026-11-25T12:20:16.0005Z&end=2026-11-25T12:20:16Z",
 ];
 
+/// Selectors compared through `/series?match[]=`, percent-encoded at run time.
+const SELECTORS: &[&str] = &[
+    r#"up{job=~"("}"#,
+    r#"up{job=~"a)"}"#,
+    r#"up{job=~"*"}"#,
+    r#"up{job=~"\\q"}"#,
+    r#"up{job=~"a{3,1}"}"#,
+    r#"up{job=~"[z-a]"}"#,
+    r#"up{job=~"api|db",instance!~"a.*"}"#,
+    r#"{__name__=~"up|http_.*", job!="db"}"#,
+    "up{job='api'}",
+    "up{job=`api`}",
+    r#"up{job="api"}"#,
+    r#"up{job="api"}"#,
+    r#"up{job="api"}"#,
+    r#"up{job="api"}"#,
+    r#"http_requests_total{zone="\u00e9\n"}"#,
+    r#"up{instance="b<&>"\x"}"#,
+    "up{job!\"api\"}",
+    "{job=\"api\"",
+    "up{job=\"api\"}}",
+    "max{}",
+    "group_left",
+];
+
 /// POST requests compared: path with query string, and the urlencoded body.
 const POSTS: &[(&str, &str)] = &[
     ("/labels", "match[]=up%7Bjob%3D%22db%22%7D"),
@@ -196,6 +221,19 @@ async fn json_answers_match_a_real_prometheus() {
         if ours.status != StatusCode::from_u16(their_status).expect("status") || ours.text() != their_body {
             mismatches.push(format!(
                 "{uri}\n  prometheus: {their_status} {their_body}\n  ours:       {} {}",
+                ours.status.as_u16(),
+                ours.text()
+            ));
+        }
+    }
+    for selector in SELECTORS {
+        let uri = format!("/series?match[]={}", encode(selector));
+        let (their_status, their_body) =
+            http_get(address, &format!("/api/v1{uri}")).await.expect("prometheus");
+        let ours = get(&router, "a", &uri).await;
+        if ours.status != StatusCode::from_u16(their_status).expect("status") || ours.text() != their_body {
+            mismatches.push(format!(
+                "{selector}\n  prometheus: {their_status} {their_body}\n  ours:       {} {}",
                 ours.status.as_u16(),
                 ours.text()
             ));
