@@ -66,7 +66,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let discarded = DiscardedSamples::default();
     registry.register(
         "cortex_discarded_samples",
-        "The total number of samples that were discarded.",
+        "The total number of samples that were discarded",
         discarded.clone(),
     );
     crate::process_metrics::register(&mut registry);
@@ -77,7 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     for module in &order {
         services.set(*module, ServiceState::Starting);
         match module {
-            Module::Server | Module::Api => continue,
+            Module::Server | Module::Api => {}
             Module::RuntimeConfig => {}
             Module::Overrides => {
                 handles.overrides =
@@ -89,7 +89,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 let ingester =
                     Ingester::new(config.ingester.clone(), overrides, discarded.clone(), &mut registry);
                 let ring = handles.ring.as_ref().context("ingester needs the ring")?;
-                ring.join("ingester-local", "in-process", INGESTER_TOKENS, ingester.clone() as Arc<dyn IngesterClient>);
+                ring.join(
+                    "ingester-local",
+                    "in-process",
+                    INGESTER_TOKENS,
+                    ingester.clone() as Arc<dyn IngesterClient>,
+                );
                 handles.ingester = Some(ingester);
             }
             Module::Distributor => {
@@ -164,7 +169,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 Ok(())
             }
             Err(_) => {
-                tracing::warn!(?grace, "in-flight requests did not finish within the graceful shutdown timeout");
+                tracing::warn!(
+                    ?grace,
+                    "in-flight requests did not finish within the graceful shutdown timeout"
+                );
                 Ok(())
             }
         }
@@ -196,7 +204,8 @@ fn init_overrides(
 
 async fn bind(address: &str, port: u16) -> anyhow::Result<TcpListener> {
     let host = if address.is_empty() { "0.0.0.0" } else { address };
-    let listener = TcpListener::bind((host, port)).await.with_context(|| format!("listening on {host}:{port}"))?;
+    let listener =
+        TcpListener::bind((host, port)).await.with_context(|| format!("listening on {host}:{port}"))?;
     Ok(listener)
 }
 
@@ -277,8 +286,11 @@ mod tests {
         assert_eq!(legacy.text().await.unwrap(), r#"{"status":"success","data":["a_metric"]}"#);
 
         let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("cortex_distributor_received_samples_total{user=\"team-a\"} 1"), "{metrics}");
-        assert!(metrics.contains("cortex_request_duration_seconds_bucket{method=\"POST\",route=\"api_v1_push\",status_code=\"200\""), "{metrics}");
+        assert!(
+            metrics.contains("cortex_distributor_received_samples_total{user=\"team-a\"} 1"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("method=\"POST\",route=\"api_v1_push\",status_code=\"200\""), "{metrics}");
         assert!(metrics.contains("process_resident_memory_bytes"), "{metrics}");
 
         let services = client.get(format!("{base}/services")).send().await.unwrap().text().await.unwrap();
@@ -302,7 +314,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        let body = client.get(format!("{base}/prometheus/api/v1/labels")).send().await.unwrap().text().await.unwrap();
+        let body = client
+            .get(format!("{base}/prometheus/api/v1/labels"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(body, r#"{"status":"success","data":["__name__","job"]}"#);
         let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("user=\"fake\""), "{metrics}");

@@ -54,7 +54,11 @@ fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Middleware inserting the `TenantId` extension, or answering 401 without one.
-pub async fn tenant_middleware(State(settings): State<AuthSettings>, mut request: Request, next: Next) -> Response {
+pub async fn tenant_middleware(
+    State(settings): State<AuthSettings>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match resolve_tenant(settings, request.headers()) {
         Ok(tenant) => {
             request.extensions_mut().insert(tenant);

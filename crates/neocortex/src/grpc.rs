@@ -11,7 +11,10 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> anyhow
     reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
     tonic::transport::Server::builder()
         .add_service(health_service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move { shutdown.cancelled().await })
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            async move { shutdown.cancelled().await },
+        )
         .await?;
     Ok(())
 }

@@ -33,7 +33,7 @@ impl HttpMetrics {
         });
         registry.register(
             "cortex_request_duration_seconds",
-            "Time (in seconds) spent serving HTTP requests.",
+            "Time (in seconds) spent serving HTTP requests",
             durations.clone(),
         );
         Self { durations }
@@ -80,6 +80,9 @@ mod tests {
     #[test]
     fn route_labels_match_cortex() {
         assert_eq!(route_label("/api/v1/push"), "api_v1_push");
-        assert_eq!(route_label("/prometheus/api/v1/label/{name}/values"), "prometheus_api_v1_label_name_values");
+        assert_eq!(
+            route_label("/prometheus/api/v1/label/{name}/values"),
+            "prometheus_api_v1_label_name_values"
+        );
     }
 }

@@ -50,7 +50,8 @@ where
 
     let mut config = match matches.get_one::<String>(CONFIG_FILE) {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
             let text = if matches.get_flag(CONFIG_EXPAND_ENV) { expand_env(&text) } else { text };
             parse_yaml(&text).with_context(|| format!("config file {path}"))?
         }
@@ -92,7 +93,12 @@ fn build_command(defaults: &Value) -> (Command, HashMap<&'static str, FlagTarget
     let mut command = Command::new("neocortex")
         .about("Neocortex: a horizontally scalable, multi-tenant, long-term store for Prometheus metrics")
         .disable_version_flag(true)
-        .arg(Arg::new(CONFIG_FILE).long(CONFIG_FILE).value_name("path").help("YAML configuration file to load."))
+        .arg(
+            Arg::new(CONFIG_FILE)
+                .long(CONFIG_FILE)
+                .value_name("path")
+                .help("YAML configuration file to load."),
+        )
         .arg(
             Arg::new(CONFIG_EXPAND_ENV)
                 .long(CONFIG_EXPAND_ENV)
@@ -152,9 +158,7 @@ fn apply_flags(
     let mut tree = serde_json::to_value(&config).context("serialising config")?;
     let mut given: Vec<(&'static str, &FlagTarget)> = targets
         .iter()
-        .filter(|(flag, _)| {
-            matches.value_source(flag) == Some(clap::parser::ValueSource::CommandLine)
-        })
+        .filter(|(flag, _)| matches.value_source(flag) == Some(clap::parser::ValueSource::CommandLine))
         .map(|(flag, target)| (*flag, target))
         .collect();
     given.sort_by_key(|(flag, _)| *flag);
@@ -289,7 +293,12 @@ mod tests {
 
     #[test]
     fn single_and_double_dash_flags() {
-        let config = run_config(&["-server.http-listen-port=1234", "--auth.enabled=false", "-target", "distributor,ingester"]);
+        let config = run_config(&[
+            "-server.http-listen-port=1234",
+            "--auth.enabled=false",
+            "-target",
+            "distributor,ingester",
+        ]);
         assert_eq!(config.server.http_listen_port, 1234);
         assert!(!config.auth_enabled);
         assert_eq!(config.target, "distributor,ingester");
@@ -333,7 +342,8 @@ mod tests {
 
     #[test]
     fn unknown_yaml_key_names_key_and_line() {
-        let err = format!("{:#}", parse_yaml("server:\n  http_listen_port: 1\n  bogus_key: 2\n").unwrap_err());
+        let err =
+            format!("{:#}", parse_yaml("server:\n  http_listen_port: 1\n  bogus_key: 2\n").unwrap_err());
         assert!(err.contains("bogus_key"), "{err}");
         assert!(err.contains("line 3"), "{err}");
     }
@@ -341,7 +351,10 @@ mod tests {
     #[test]
     fn env_expansion() {
         std::env::set_var("NEOCORTEX_TEST_PORT", "8123");
-        assert_eq!(expand_env("port: ${NEOCORTEX_TEST_PORT} $NEOCORTEX_TEST_PORT $ x"), "port: 8123 8123 $ x");
+        assert_eq!(
+            expand_env("port: ${NEOCORTEX_TEST_PORT} $NEOCORTEX_TEST_PORT $ x"),
+            "port: 8123 8123 $ x"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.yaml");
         std::fs::write(&path, "server:\n  http_listen_port: ${NEOCORTEX_TEST_PORT}\n").unwrap();

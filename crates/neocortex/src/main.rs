@@ -1,23 +1,10 @@
 //! `neocortex`: one binary for every Neocortex component. With no arguments it runs them all in
 //! one process on embedded defaults.
 
-mod app;
-mod auth;
-mod config;
-mod grpc;
-mod http_metrics;
-mod load;
-mod modules;
-mod process_metrics;
-mod query_api;
-mod reference;
-mod routes;
-mod runtime_config;
-mod services;
-
 use std::process::ExitCode;
 
-use load::{parse_command_line, to_yaml, Invocation};
+use neocortex::load::{parse_command_line, to_yaml, Invocation};
+use neocortex::{app, config};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -44,7 +31,8 @@ fn main() -> ExitCode {
         Invocation::Run(config) => config,
     };
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.server.log_level));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.server.log_level));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -94,8 +94,12 @@ impl FromStr for Module {
 
 /// Parses a `-target` comma list.
 pub fn parse_targets(text: &str) -> Result<Vec<Module>, String> {
-    let targets: Vec<Module> =
-        text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(Module::from_str).collect::<Result<_, _>>()?;
+    let targets: Vec<Module> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Module::from_str)
+        .collect::<Result<_, _>>()?;
     if targets.is_empty() {
         return Err("target: no module given".to_string());
     }
@@ -140,7 +144,10 @@ mod tests {
 
     #[test]
     fn comma_lists_and_unknown_names() {
-        assert_eq!(parse_targets("distributor, querier").unwrap(), vec![Module::Distributor, Module::Querier]);
+        assert_eq!(
+            parse_targets("distributor, querier").unwrap(),
+            vec![Module::Distributor, Module::Querier]
+        );
         let order = start_order(&parse_targets("querier").unwrap());
         assert!(!order.contains(&Module::Ingester));
         assert!(parse_targets("distributer").unwrap_err().contains("distributer"));

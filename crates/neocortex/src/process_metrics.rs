@@ -14,8 +14,10 @@ struct ProcessCollector {
 
 /// Registers the process collector.
 pub fn register(registry: &mut Registry) {
-    let start_time_seconds =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let start_time_seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     registry.register_collector(Box::new(ProcessCollector { start_time_seconds }));
 }
 
@@ -41,33 +43,38 @@ impl Collector for ProcessCollector {
             let cpu = ConstCounter::new(cpu_seconds);
             cpu.encode(encoder.encode_descriptor(
                 "process_cpu",
-                "Total user and system CPU time spent in seconds.",
+                "Total user and system CPU time spent in seconds",
                 Some(&Unit::Seconds),
                 cpu.metric_type(),
             )?)?;
             let resident = ConstGauge::new(resident_bytes);
             resident.encode(encoder.encode_descriptor(
                 "process_resident_memory",
-                "Resident memory size in bytes.",
+                "Resident memory size in bytes",
                 Some(&Unit::Bytes),
                 resident.metric_type(),
             )?)?;
             let virtual_memory = ConstGauge::new(virtual_bytes);
             virtual_memory.encode(encoder.encode_descriptor(
                 "process_virtual_memory",
-                "Virtual memory size in bytes.",
+                "Virtual memory size in bytes",
                 Some(&Unit::Bytes),
                 virtual_memory.metric_type(),
             )?)?;
         }
         if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
             let open = ConstGauge::new(entries.count() as i64);
-            open.encode(encoder.encode_descriptor("process_open_fds", "Number of open file descriptors.", None, open.metric_type())?)?;
+            open.encode(encoder.encode_descriptor(
+                "process_open_fds",
+                "Number of open file descriptors",
+                None,
+                open.metric_type(),
+            )?)?;
         }
         let start = ConstGauge::new(self.start_time_seconds);
         start.encode(encoder.encode_descriptor(
             "process_start_time",
-            "Start time of the process since unix epoch in seconds.",
+            "Start time of the process since unix epoch in seconds",
             Some(&Unit::Seconds),
             start.metric_type(),
         )?)?;

@@ -20,7 +20,9 @@ pub fn render_reference() -> String {
     );
     for section in all_sections() {
         let title = if section.section.is_empty() { "top level" } else { section.section };
-        out.push_str(&format!("\n## `{title}`\n\n| YAML key | flag | default | description |\n|---|---|---|---|\n"));
+        out.push_str(&format!(
+            "\n## `{title}`\n\n| YAML key | flag | default | description |\n|---|---|---|---|\n"
+        ));
         for option in section.options {
             let mut path: Vec<&str> = Vec::new();
             if !section.section.is_empty() {
@@ -52,7 +54,8 @@ mod tests {
 
     #[test]
     fn reference_doc_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration-reference.md");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration-reference.md");
         let rendered = render_reference();
         if std::env::var_os("UPDATE_DOCS").is_some() {
             std::fs::write(&path, &rendered).unwrap();

@@ -38,7 +38,10 @@ pub struct RouteDeps {
 
 /// Builds the route table.
 pub fn router(deps: RouteDeps) -> Router {
-    let auth = AuthSettings { enabled: deps.config.auth_enabled, tenant_from_basic_auth: deps.config.tenant_from_basic_auth };
+    let auth = AuthSettings {
+        enabled: deps.config.auth_enabled,
+        tenant_from_basic_auth: deps.config.tenant_from_basic_auth,
+    };
     let mut tenant_routes = Router::new();
 
     if let Some(distributor) = deps.distributor.clone() {
@@ -87,7 +90,8 @@ async fn push_handler(
     match distributor.push_http(&tenant, push_headers, body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(err) => {
-            let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, format!("{}\n", err.message)).into_response()
         }
     }
@@ -107,7 +111,8 @@ async fn read_body_limited(body: Body, limit: usize) -> Result<bytes::Bytes, Res
                 )
                     .into_response())
             } else {
-                Err((StatusCode::BAD_REQUEST, format!("failed to read request body: {err}\n")).into_response())
+                Err((StatusCode::BAD_REQUEST, format!("failed to read request body: {err}\n"))
+                    .into_response())
             }
         }
     }
@@ -134,10 +139,7 @@ async fn metrics(State(deps): State<RouteDeps>) -> Response {
     if let Err(err) = prometheus_client::encoding::text::encode(&mut text, &deps.registry) {
         return (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding metrics: {err}\n")).into_response();
     }
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        text,
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
         .into_response()
 }
 

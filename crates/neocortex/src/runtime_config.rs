@@ -42,7 +42,10 @@ pub fn parse_runtime_config(text: &str, defaults: &Limits) -> anyhow::Result<Has
         }
         let limits: Limits =
             serde_json::from_value(merged).with_context(|| format!("overrides for tenant {tenant:?}"))?;
-        limits.validate().map_err(anyhow::Error::msg).with_context(|| format!("overrides for tenant {tenant:?}"))?;
+        limits
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("overrides for tenant {tenant:?}"))?;
         out.insert(tenant, limits);
     }
     Ok(out)
@@ -50,8 +53,8 @@ pub fn parse_runtime_config(text: &str, defaults: &Limits) -> anyhow::Result<Has
 
 /// Loads `path` once into `overrides`.
 pub fn load_into(path: &Path, overrides: &Overrides) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading runtime config {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading runtime config {}", path.display()))?;
     let per_tenant = parse_runtime_config(&text, overrides.defaults())
         .with_context(|| format!("runtime config {}", path.display()))?;
     overrides.replace(per_tenant);
@@ -70,7 +73,7 @@ impl RuntimeConfigMetrics {
         let metrics = Self::default();
         registry.register(
             "cortex_runtime_config_last_reload_successful",
-            "Whether the last runtime-config reload attempt was successful.",
+            "Whether the last runtime-config reload attempt was successful",
             metrics.last_reload_successful.clone(),
         );
         metrics
@@ -99,7 +102,10 @@ pub fn spawn_reloader(
                 }
                 Err(err) => {
                     metrics.last_reload_successful.set(0);
-                    tracing::warn!(error = format!("{err:#}"), "runtime config reload failed; keeping previous overrides");
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "runtime config reload failed; keeping previous overrides"
+                    );
                 }
             }
         }
@@ -113,7 +119,8 @@ mod tests {
     #[test]
     fn tenant_overrides_start_from_configured_defaults() {
         let defaults = Limits { max_label_names_per_series: 40, ..Limits::default() };
-        let parsed = parse_runtime_config("overrides:\n  team-a:\n    ingestion_rate: 10\n", &defaults).unwrap();
+        let parsed =
+            parse_runtime_config("overrides:\n  team-a:\n    ingestion_rate: 10\n", &defaults).unwrap();
         let limits = &parsed["team-a"];
         assert_eq!(limits.ingestion_rate, 10.0);
         assert_eq!(limits.max_label_names_per_series, 40);
@@ -121,7 +128,8 @@ mod tests {
 
     #[test]
     fn unknown_limit_is_an_error() {
-        let err = parse_runtime_config("overrides:\n  a:\n    ingestion_rat: 10\n", &Limits::default()).unwrap_err();
+        let err = parse_runtime_config("overrides:\n  a:\n    ingestion_rat: 10\n", &Limits::default())
+            .unwrap_err();
         assert!(format!("{err:#}").contains("ingestion_rat"));
         assert!(parse_runtime_config("overidez: {}\n", &Limits::default()).is_err());
     }
