@@ -72,15 +72,19 @@ pub fn time_param(params: &FormParams, name: &str, default_ms: i64) -> Result<i6
         .map_err(|error| ApiError::invalid_param(name, format!("Invalid time value for '{name}': {error}")))
 }
 
-/// Go's `strconv.ParseFloat(text, 64)`: decimal floats, `inf`/`infinity`/`nan` in any case
-/// (no sign before `nan`), `_` between digits; `None` where Go reports an error (including
-/// overflow to infinity). Hexadecimal floats are not accepted.
+/// Go's `strconv.ParseFloat(text, 64)`: decimal floats, hexadecimal floats with a binary
+/// exponent (`0x1.8p1`), `inf`/`infinity`/`nan` in any case (no sign before `nan`), `_` between
+/// decimal digits; `None` where Go reports an error (including overflow to infinity).
 fn parse_go_float(text: &str) -> Option<f64> {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     let has_sign = unsigned.len() != text.len();
     let is_infinity_word = unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity");
     if unsigned.eq_ignore_ascii_case("nan") {
         return (!has_sign).then_some(f64::NAN);
+    }
+    if let Some(hex) = unsigned.strip_prefix("0x").or_else(|| unsigned.strip_prefix("0X")) {
+        let magnitude = parse_hex_float(hex)?;
+        return Some(if text.starts_with('-') { -magnitude } else { magnitude });
     }
     let first = unsigned.bytes().next()?;
     if !(first.is_ascii_digit() || first == b'.' || is_infinity_word) {
@@ -98,6 +102,24 @@ fn parse_go_float(text: &str) -> Option<f64> {
         return None;
     }
     Some(value)
+}
+
+/// The part of a Go hexadecimal float after `0x`: hex digits with an optional point, then a
+/// mandatory `p` exponent (a power of two).
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (mantissa_text, exponent_text) = text.split_once(['p', 'P'])?;
+    let (whole_digits, fraction_digits) = mantissa_text.split_once('.').unwrap_or((mantissa_text, ""));
+    if whole_digits.is_empty() && fraction_digits.is_empty() {
+        return None;
+    }
+    let mut mantissa = 0.0_f64;
+    for digit in whole_digits.chars().chain(fraction_digits.chars()) {
+        mantissa = mantissa * 16.0 + f64::from(digit.to_digit(16)?);
+    }
+    let exponent: i32 = exponent_text.parse().ok()?;
+    let fraction_bits = i32::try_from(fraction_digits.len()).ok()?.checked_mul(4)?;
+    let value = mantissa * 2f64.powi(exponent.checked_sub(fraction_bits)?);
+    value.is_finite().then_some(value)
 }
 
 fn underscores_between_digits(text: &str) -> bool {
@@ -280,6 +302,11 @@ mod tests {
         assert_eq!(parse_time("1e3"), Ok(1_000_000));
         assert_eq!(parse_time("1_0"), Ok(10_000));
         assert_eq!(parse_time("1.123456"), Ok(1123));
+        assert_eq!(parse_time("0x1p4"), Ok(16_000));
+        assert_eq!(parse_time("0x1.8p1"), Ok(3000));
+        assert_eq!(parse_time("-0X.8p0"), Ok(-500));
+        assert!(parse_time("0x10").is_err());
+        assert!(parse_time("0xp1").is_err());
     }
 
     #[test]
