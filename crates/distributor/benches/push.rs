@@ -22,7 +22,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const HOSTS: usize = 200;
 const SERIES_PER_HOST: usize = 500;
 const STREAMS: usize = 4;
-const MEASURE_FOR: Duration = Duration::from_secs(4);
+/// How long each phase runs; `BENCH_SECONDS` overrides it (e.g. under valgrind).
+fn measure_for() -> Duration {
+    let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4.0);
+    Duration::from_secs_f64(seconds)
+}
 
 /// Accepts and drops everything, so the figure is the distributor's own cost.
 struct DroppingPusher;
@@ -119,6 +123,7 @@ fn process_cpu_time() -> Option<Duration> {
 
 fn report(what: &str, samples: usize, wall: Duration, cpu: Option<Duration>) {
     let per_wall = samples as f64 / wall.as_secs_f64() / 1e6;
+    let what = format!("{what} [{samples} samples]");
     match cpu {
         Some(cpu) if !cpu.is_zero() => println!(
             "{what}: {per_wall:.2} M samples/s wall, {:.2} M samples per CPU-second ({:.2} CPUs used)",
@@ -135,7 +140,7 @@ fn decode_only(bodies: &[Bytes], batch: usize) {
     let cpu_start = process_cpu_time();
     let start = Instant::now();
     let mut samples = 0usize;
-    while start.elapsed() < MEASURE_FOR {
+    while start.elapsed() < measure_for() {
         for body in bodies {
             let request = decode_write_request(&headers, body, 100 << 20).expect("decodes");
             samples += request.timeseries.len();
@@ -150,7 +155,7 @@ fn decode_with_prost(bodies: &[Bytes], batch: usize) {
     let cpu_start = process_cpu_time();
     let start = Instant::now();
     let mut samples = 0usize;
-    while start.elapsed() < MEASURE_FOR {
+    while start.elapsed() < measure_for() {
         for body in bodies {
             let decompressed = snap::raw::Decoder::new().decompress_vec(body).expect("decompresses");
             let request = WriteRequest::decode(decompressed.as_slice()).expect("decodes");
@@ -185,7 +190,7 @@ fn push_http(bodies: &[Bytes], batch: usize) {
                     let tenant = TenantId::new("bench").expect("tenant");
                     let headers = PushHeaders::default();
                     let mut samples = 0usize;
-                    while start.elapsed() < MEASURE_FOR {
+                    while start.elapsed() < measure_for() {
                         for body in bodies.iter().skip(stream).step_by(STREAMS) {
                             distributor.push_http(&tenant, headers, body.clone()).await.expect("accepted");
                             samples += batch;

@@ -13,7 +13,6 @@ use std::cell::RefCell;
 
 use neocortex_core::ErrorCode;
 use neocortex_proto::prometheus::WriteRequest;
-use prost::Message;
 
 /// Headers of a remote-write request that say how its body is encoded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,12 +138,13 @@ fn decompress_and_decode(body: &[u8], buffer: &mut [u8]) -> Result<WriteRequest,
         .map_err(|error| DecodeError::Snappy(error.to_string()))?;
     let decompressed =
         buffer.get(..written).ok_or_else(|| DecodeError::Snappy("corrupt input".to_string()))?;
-    WriteRequest::decode(decompressed).map_err(|error| DecodeError::Protobuf(error.to_string()))
+    crate::wire::decode_write_request(decompressed).map_err(|error| DecodeError::Protobuf(error.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use neocortex_proto::prometheus::{Label, Sample, TimeSeries};
+    use prost::Message;
 
     use super::*;
 

@@ -13,6 +13,7 @@ mod format;
 mod metrics;
 mod rate_limit;
 pub mod validation;
+pub mod wire;
 
 pub use config::{DistributorConfig, InstanceLimits};
 pub use decode::{decode_write_request, DecodeError, PushHeaders};
