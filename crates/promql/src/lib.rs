@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 mod eval;
 pub mod functions;
+mod gomath;
 mod lexer;
 pub mod parser;
 pub mod promqltest;

@@ -171,16 +171,70 @@ pub fn format_timestamp(timestamp_ms: i64) -> String {
     format!("{sign}{seconds}.{millis:03}")
 }
 
-/// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints it, with `NaN`, `+Inf`, `-Inf`.
+/// A sample value as Prometheus's API writes it: Go's `strconv.AppendFloat(v, 'f', -1, 64)`,
+/// switching to `'e'` below 1e-6 and from 1e21 on, with `NaN`, `+Inf`, `-Inf`.
 pub fn format_value(value: f64) -> String {
+    let abs = value.abs();
+    if abs.is_finite() && abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        return format_go_e(value);
+    }
+    format_go_f(value)
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-tripping digits, no exponent
+/// (used by `count_values` for its label values).
+pub fn format_go_f(value: f64) -> String {
     if value.is_nan() {
         return "NaN".to_string();
     }
     if value.is_infinite() {
         return if value > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() };
     }
-    // Rust's Display prints the shortest round-tripping digits without an exponent, as Go does.
-    format!("{value}")
+    // Rust's Display prints the shortest round-tripping digits without an exponent, as Go does;
+    // only the choice between two equally near shortest candidates differs.
+    break_tie_to_even(value, format!("{value}"))
+}
+
+/// Go's shortest formatting (Ryu) rounds an exact tie between two shortest candidates to the
+/// even last digit, Rust's rounds it up. Ties need an exactly representable value whose decimal
+/// expansion is one digit longer than the shortest form, which only happens with few
+/// fractional bits, so the check is cheap.
+fn break_tie_to_even(value: f64, shortest: String) -> String {
+    let bits = value.to_bits();
+    let exponent = ((bits >> 52) & 0x7FF) as i64;
+    let mut mantissa = bits & 0x000F_FFFF_FFFF_FFFF;
+    if exponent != 0 {
+        mantissa |= 1 << 52;
+    }
+    if mantissa == 0 {
+        return shortest;
+    }
+    let binary_exponent = exponent.max(1) - 1075 + i64::from(mantissa.trailing_zeros());
+    let fraction_digits = -binary_exponent;
+    if !(1..=8).contains(&fraction_digits) {
+        return shortest;
+    }
+    let exact = format!("{:.*}", fraction_digits as usize, value);
+    let shown = shortest.split_once('.').map_or(0, |(_, f)| f.len()) as i64;
+    if shown + 1 != fraction_digits || !exact.ends_with('5') {
+        return shortest;
+    }
+    let lower = &exact[..exact.len() - 1];
+    let lower_even = lower.bytes().last().is_some_and(|d| (d - b'0').is_multiple_of(2));
+    if lower_even {
+        lower.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        shortest
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1.5e+21`, `1e-07`.
+fn format_go_e(value: f64) -> String {
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
 }
 
 /// A float as Go's `fmt` prints it with `%v` (shortest digits, exponent form below 1e-4 and
@@ -212,8 +266,15 @@ mod tests {
         assert_eq!(format_timestamp(1_435_781_451_000), "1435781451");
         assert_eq!(format_timestamp(1_435_781_451_100), "1435781451.100");
         assert_eq!(format_timestamp(-1500), "-1.500");
-        assert_eq!(format_value(1e21), "1000000000000000000000");
-        assert_eq!(format_value(1e-7), "0.0000001");
+        assert_eq!(format_value(1e21), "1e+21");
+        assert_eq!(format_value(1e-7), "1e-07");
+        assert_eq!(format_value(9.141969297911274e260), "9.141969297911274e+260");
+        assert_eq!(format_value(123456.789), "123456.789");
+        assert_eq!(format_value(0.000001), "0.000001");
+        assert_eq!(format_go_f(1e21), "1000000000000000000000");
+        // An exact tie between two 17-digit candidates: Go picks the even digit.
+        assert_eq!(format_value(2_201_873_039_468_871.0 + 0.25), "2201873039468871.2");
+        assert_eq!(format_value(2_201_873_039_468_871.0 + 0.75), "2201873039468871.8");
         assert_eq!(format_value(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_value(-0.0), "-0");

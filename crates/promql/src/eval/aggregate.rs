@@ -10,7 +10,7 @@ use super::{Evaluator, MatrixBuilder, StepCursors, StepSeries, Steps, Val};
 use crate::ast::{AggregateOp, Expr};
 use crate::error::PromqlError;
 use crate::functions::{go_int64, quantile};
-use crate::value::{format_value, go_format_float};
+use crate::value::{format_go_f, go_format_float};
 
 /// The labels of a series' group.
 fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
@@ -325,7 +325,7 @@ fn count_values(
             let slot = *slot_cache.entry((index, value.to_bits())).or_insert_with(|| {
                 let mut out = labels.clone();
                 if !value_label_dropped {
-                    out.set(label, format_value(value));
+                    out.set(label, format_go_f(value));
                 }
                 builder.slot(out)
             });

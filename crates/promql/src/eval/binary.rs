@@ -10,6 +10,7 @@ use neocortex_core::{Labels, METRIC_NAME};
 use super::{Evaluator, MatrixBuilder, StepCursors, StepSeries, Steps, Val};
 use crate::ast::{BinaryOp, Expr, MatchCardinality, VectorMatching};
 use crate::error::PromqlError;
+use crate::gomath;
 
 pub(super) fn eval_binary(
     ev: &mut Evaluator<'_>,
@@ -89,8 +90,8 @@ pub(crate) fn elem_binop(op: BinaryOp, lhs: f64, rhs: f64) -> (f64, bool) {
         BinaryOp::Mul => (lhs * rhs, true),
         BinaryOp::Div => (lhs / rhs, true),
         BinaryOp::Mod => (lhs % rhs, true),
-        BinaryOp::Pow => (lhs.powf(rhs), true),
-        BinaryOp::Atan2 => (lhs.atan2(rhs), true),
+        BinaryOp::Pow => (gomath::pow(lhs, rhs), true),
+        BinaryOp::Atan2 => (gomath::atan2(lhs, rhs), true),
         BinaryOp::Eql => (lhs, lhs == rhs),
         BinaryOp::Neq => (lhs, lhs != rhs),
         BinaryOp::Gtr => (lhs, lhs > rhs),
