@@ -37,7 +37,7 @@ fn dataset() -> Dataset {
             let mut value = 0.0f64;
             let mut points = Vec::new();
             for i in 0..STEPS {
-                if rng.next() % 100 == 0 {
+                if rng.next().is_multiple_of(100) {
                     value = 0.0;
                 }
                 value += (rng.next() % 20) as f64 * if code == "200" { 1.0 } else { 0.1 };
