@@ -36,26 +36,53 @@ impl FoldHasher {
         self.state = folded_multiply(self.state ^ word, MULTIPLIER);
     }
 
-    /// Hashes a string together with its length, so that concatenations differ.
+    /// Hashes a string together with its length, so that concatenations differ. The length
+    /// goes into the first step's multiplier: short strings (most label names and values) cost
+    /// one step.
     fn write_str_with_len(&mut self, text: &str) {
-        self.mix(text.len() as u64);
-        self.write(text.as_bytes());
+        let bytes = text.as_bytes();
+        let (first, rest) = bytes.split_at(bytes.len().min(8));
+        self.state =
+            folded_multiply(self.state ^ load_partial(first), MULTIPLIER.wrapping_add(bytes.len() as u64));
+        if !rest.is_empty() {
+            self.write(rest);
+        }
     }
+}
+
+/// Up to 8 bytes as a little-endian word, zero-padded, without a `memcpy` call.
+fn load_partial(bytes: &[u8]) -> u64 {
+    debug_assert!(bytes.len() <= 8);
+    if let Ok(word) = <[u8; 8]>::try_from(bytes) {
+        return u64::from_le_bytes(word);
+    }
+    bytes.iter().enumerate().fold(0u64, |word, (index, &byte)| word | (u64::from(byte) << (8 * index)))
+}
+
+/// Byte-slice equality that, unlike `==`, does not call `memcmp` for short slices.
+pub(crate) fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut a_words = a.chunks_exact(8);
+    let mut b_words = b.chunks_exact(8);
+    for (a_word, b_word) in (&mut a_words).zip(&mut b_words) {
+        if load_partial(a_word) != load_partial(b_word) {
+            return false;
+        }
+    }
+    load_partial(a_words.remainder()) == load_partial(b_words.remainder())
 }
 
 impl Hasher for FoldHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut words = bytes.chunks_exact(8);
         for word in &mut words {
-            let mut buf = [0u8; 8];
-            buf.copy_from_slice(word);
-            self.mix(u64::from_le_bytes(buf));
+            self.mix(load_partial(word));
         }
         let rest = words.remainder();
         if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59));
+            self.mix(load_partial(rest) ^ ((rest.len() as u64) << 59));
         }
     }
 
@@ -89,7 +116,7 @@ pub(crate) fn hash_labels(labels: &Labels) -> u64 {
     hasher.finish()
 }
 
-/// A hasher for keys that already are good hashes (label-set hashes).
+/// A hasher for keys that already are good hashes, or small integer ids.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PassThroughHasher {
     value: u64,
@@ -104,6 +131,11 @@ impl Hasher for PassThroughHasher {
 
     fn write_u64(&mut self, value: u64) {
         self.value = value;
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        // Small ids (interned label names) need spreading over all bits.
+        self.value = u64::from(value).wrapping_mul(MULTIPLIER);
     }
 
     fn finish(&self) -> u64 {
@@ -124,6 +156,17 @@ mod tests {
         let b = Labels::from_pairs([("a", "bc")]);
         assert_ne!(hash_labels(&a), hash_labels(&b));
         assert_eq!(hash_labels(&a), hash_labels(&a.clone()));
+    }
+
+    #[test]
+    fn bytes_equal_agrees_with_eq() {
+        let samples =
+            ["", "a", "ab", "abcdefgh", "abcdefghi", "abcdefghij", "abcdefgh1", "node_cpu_seconds_total"];
+        for a in samples {
+            for b in samples {
+                assert_eq!(bytes_equal(a.as_bytes(), b.as_bytes()), a == b, "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod metrics;
 mod postings;
 mod regex_hint;
 mod series;
+mod slot_table;
 mod tenant;
 
 #[cfg(test)]

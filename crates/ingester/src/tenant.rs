@@ -6,7 +6,6 @@
 //! interner's lock is a leaf and its reads take no lock. Queries take the index lock, release
 //! it, then visit series shard by shard.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
@@ -15,11 +14,12 @@ use prometheus_client::metrics::counter::Counter;
 use neocortex_core::{Label, Labels, Limits, Matcher, PushSeries, Sample, Series, TenantId, METRIC_NAME};
 
 use crate::errors::{format_series, IngestError};
-use crate::hash::{hash_labels, PassThroughState};
+use crate::hash::{bytes_equal, hash_labels};
 use crate::interner::Interner;
 use crate::metadata::MetadataStore;
 use crate::postings::{LabelRef, PostingsIndex, SeriesRef};
 use crate::series::{Appended, ClosedChunk, SampleRejection, SeriesData};
+use crate::slot_table::SlotTable;
 
 /// log2 of the number of shards per tenant.
 const SHARD_BITS: u32 = 5;
@@ -38,28 +38,22 @@ impl SeriesEntry {
     fn labels_equal(&self, labels: &Labels, interner: &Interner) -> bool {
         self.labels.len() == labels.len()
             && self.labels.iter().zip(labels.iter()).all(|(stored, incoming)| {
-                interner.resolve(stored.name) == incoming.name
-                    && interner.resolve(stored.value) == incoming.value
+                bytes_equal(interner.resolve(stored.name).as_bytes(), incoming.name.as_bytes())
+                    && bytes_equal(interner.resolve(stored.value).as_bytes(), incoming.value.as_bytes())
             })
     }
 }
 
-/// A shard: a hash -> slot map (with a side table for hash collisions) and the series.
+/// A shard: a hash -> slot table and the series.
 #[derive(Debug, Default)]
 struct Shard {
-    by_hash: HashMap<u64, u32, PassThroughState>,
-    collisions: HashMap<u64, Vec<u32>, PassThroughState>,
+    by_hash: SlotTable,
     series: Vec<SeriesEntry>,
 }
 
 impl Shard {
     fn find(&self, hash: u64, labels: &Labels, interner: &Interner) -> Option<u32> {
-        let slot = *self.by_hash.get(&hash)?;
-        if self.series[slot as usize].labels_equal(labels, interner) {
-            return Some(slot);
-        }
-        let candidates = self.collisions.get(&hash)?;
-        candidates.iter().copied().find(|&slot| self.series[slot as usize].labels_equal(labels, interner))
+        self.by_hash.find(hash, |slot| self.series[slot as usize].labels_equal(labels, interner))
     }
 
     fn insert(&mut self, hash: u64, entry: SeriesEntry) -> u32 {
@@ -69,21 +63,14 @@ impl Shard {
             self.series.reserve_exact((self.series.len() / 4).max(16));
         }
         self.series.push(entry);
-        match self.by_hash.entry(hash) {
-            std::collections::hash_map::Entry::Vacant(vacant) => {
-                vacant.insert(slot);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.collisions.entry(hash).or_default().push(slot);
-            }
-        }
+        self.by_hash.insert(hash, slot);
         slot
     }
 }
 
 fn shard_of(hash: u64) -> usize {
-    // Bits the hash maps use least (they take the lowest and the top seven bits).
-    ((hash >> 40) as usize) & (SHARDS - 1)
+    // The low bits; the slot table works from the high 32.
+    (hash as usize) & (SHARDS - 1)
 }
 
 fn pack(shard: usize, slot: u32) -> SeriesRef {
