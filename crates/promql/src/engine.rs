@@ -29,6 +29,10 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Step of subqueries written without one (`[5m:]`), Prometheus's evaluation interval.
     pub default_subquery_step: Duration,
+    /// Whether the `@` modifier is allowed (Cortex's `-querier.at-modifier-enabled`).
+    pub enable_at_modifier: bool,
+    /// Whether negative `offset`s are allowed.
+    pub enable_negative_offset: bool,
 }
 
 impl Default for EngineOptions {
@@ -38,6 +42,8 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: Duration::from_secs(60),
+            enable_at_modifier: true,
+            enable_negative_offset: true,
         }
     }
 }
@@ -190,6 +196,7 @@ impl Engine {
         expr: &Expr,
         range: QueryRange,
     ) -> Result<(QueryValue, QueryStats), PromqlError> {
+        self.validate_modifiers(expr)?;
         let started = Instant::now();
         let deadline = started + self.options.timeout;
         let plan = SelectPlanner {
@@ -239,6 +246,54 @@ impl Engine {
         let result =
             if range.instant { instant_result(value, range.start) } else { range_result(value, &steps) };
         Ok((result, stats))
+    }
+}
+
+impl Engine {
+    /// Rejects `@` and negative offsets when they are disabled, as Prometheus's engine does.
+    fn validate_modifiers(&self, expr: &Expr) -> Result<(), PromqlError> {
+        if self.options.enable_at_modifier && self.options.enable_negative_offset {
+            return Ok(());
+        }
+        let mut error = None;
+        visit_modifiers(expr, &mut |at, offset_ms| {
+            if at && !self.options.enable_at_modifier {
+                error.get_or_insert("@ modifier is disabled");
+            }
+            if offset_ms < 0 && !self.options.enable_negative_offset {
+                error.get_or_insert("negative offset is disabled");
+            }
+        });
+        match error {
+            Some(message) => Err(PromqlError::BadData(message.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Calls `f(has_at, offset_ms)` for every selector and subquery.
+fn visit_modifiers(expr: &Expr, f: &mut impl FnMut(bool, i64)) {
+    match expr {
+        Expr::Number(_) | Expr::String(_) => {}
+        Expr::Paren(inner) | Expr::Unary { expr: inner, .. } => visit_modifiers(inner, f),
+        Expr::Binary { lhs, rhs, .. } => {
+            visit_modifiers(lhs, f);
+            visit_modifiers(rhs, f);
+        }
+        Expr::Aggregate { expr, param, .. } => {
+            visit_modifiers(expr, f);
+            if let Some(param) = param {
+                visit_modifiers(param, f);
+            }
+        }
+        Expr::Call { args, .. } => args.iter().for_each(|arg| visit_modifiers(arg, f)),
+        Expr::VectorSelector(selector) | Expr::MatrixSelector { selector, .. } => {
+            f(selector.at.is_some(), selector.offset_ms)
+        }
+        Expr::Subquery { expr, offset_ms, at, .. } => {
+            f(at.is_some(), *offset_ms);
+            visit_modifiers(expr, f);
+        }
     }
 }
 

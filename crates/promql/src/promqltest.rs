@@ -24,6 +24,8 @@ pub fn test_engine_options() -> EngineOptions {
         max_samples: 10_000,
         timeout: std::time::Duration::from_secs(100),
         default_subquery_step: std::time::Duration::from_secs(60),
+        enable_at_modifier: true,
+        enable_negative_offset: true,
     }
 }
 

@@ -118,6 +118,17 @@ fn errors_carry_prometheus_codes() {
     let step = block_on(engine.range_query(&storage, "requests_total", 0, 60_000, 0)).unwrap_err();
     assert_eq!(step.code(), ErrorCode::BadData);
 
+    let strict = Engine::new(EngineOptions {
+        enable_at_modifier: false,
+        enable_negative_offset: false,
+        ..Default::default()
+    });
+    let at = instant(&strict, &storage, "sum(rate(requests_total[1m] @ 60))", 0).unwrap_err();
+    assert_eq!((at.code(), at.to_string()), (ErrorCode::BadData, "@ modifier is disabled".to_string()));
+    let offset = instant(&strict, &storage, "requests_total offset -1m", 0).unwrap_err();
+    assert_eq!(offset.to_string(), "negative offset is disabled");
+    assert!(instant(&strict, &storage, "requests_total offset 1m", 120_000).is_ok());
+
     let native = instant(&engine, &storage, "histogram_count(requests_total)", 0).unwrap_err();
     assert!(native.to_string().contains("native histograms are not supported"), "{native}");
 }
