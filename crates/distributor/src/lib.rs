@@ -11,6 +11,7 @@ pub mod decode;
 mod distributor;
 mod format;
 mod metrics;
+mod names;
 mod rate_limit;
 pub mod validation;
 pub mod wire;

@@ -6,11 +6,11 @@
 //! then sample timestamps. The first failure drops the whole series, as Cortex does; its
 //! samples are counted under the failure's reason.
 
-use neocortex_core::labels::{is_valid_label_name, is_valid_metric_name};
 use neocortex_core::{Limits, METRIC_NAME};
 use neocortex_proto::prometheus::{Label, MetricMetadata, TimeSeries};
 
 use crate::format::{format_label_set, go_quote_truncated, MESSAGE_TRUNCATE_CHARS};
+use crate::names::{is_valid_label_name, is_valid_metric_name};
 
 /// Discard reasons, named as Cortex names them in `cortex_discarded_samples_total` and
 /// `cortex_discarded_metadata_total`.
@@ -335,7 +335,7 @@ mod tests {
         let limits = Limits { enforce_metric_name: false, ..Limits::default() };
         let (outcome, _) = check(&limits, series(&[("job", "a")], &[NOW_MS])).unwrap();
         assert_eq!(outcome, SeriesOutcome::Valid);
-        // Without a name check, a bad name is still a bad label value? No: any value is fine.
+        // Without the name check, any `__name__` value is accepted, as in Cortex.
         let (outcome, _) = check(&limits, series(&[("__name__", "1bad")], &[NOW_MS])).unwrap();
         assert_eq!(outcome, SeriesOutcome::Valid);
     }
