@@ -25,12 +25,18 @@ fn group_labels(labels: &Labels, grouping: &[String], without: bool) -> Labels {
     Labels::from_sorted(kept.cloned().collect())
 }
 
-#[derive(Clone, Default)]
-struct Accumulator {
+/// The running state of sum/avg/min/max/count/group/stddev/stdvar for one group at one step.
+#[derive(Clone, Copy, Default)]
+struct Fold {
     seen: bool,
     value: f64,
     mean: f64,
     count: f64,
+}
+
+#[derive(Clone, Default)]
+struct Accumulator {
+    fold: Fold,
     values: Vec<f64>,
     members: Vec<(usize, f64)>,
 }
@@ -44,6 +50,25 @@ pub(super) fn eval_aggregate(
     without: bool,
     steps: &Steps,
 ) -> Result<Val, PromqlError> {
+    let fusable = matches!(
+        op,
+        AggregateOp::Sum
+            | AggregateOp::Avg
+            | AggregateOp::Min
+            | AggregateOp::Max
+            | AggregateOp::Count
+            | AggregateOp::Group
+            | AggregateOp::Stddev
+            | AggregateOp::Stdvar
+    );
+    // `by` usually collapses many series into few groups; `without` rarely does.
+    if fusable && !without {
+        if let Expr::Call { func, args } = expr.unparen() {
+            if super::calls::is_fusable_range_call(func.kind, args) {
+                return fused_range_aggregate(ev, op, func, args, grouping, steps);
+            }
+        }
+    }
     let param_value = match param {
         Some(param) => Some(ev.eval(param, steps)?),
         None => None,
@@ -93,7 +118,7 @@ pub(super) fn eval_aggregate(
     for (step, t) in steps.iter() {
         ev.check_deadline()?;
         for acc in accumulators.iter_mut() {
-            acc.seen = false;
+            acc.fold.seen = false;
             acc.values.clear();
             acc.members.clear();
         }
@@ -114,8 +139,8 @@ pub(super) fn eval_aggregate(
             for (index, &group) in group_of_series.iter().enumerate() {
                 let Some(value) = cursors.value_at(&input, index, t) else { continue };
                 let acc = &mut accumulators[group];
-                if !acc.seen {
-                    acc.seen = true;
+                if !acc.fold.seen {
+                    acc.fold.seen = true;
                     order.push(group);
                 }
                 let mut heap =
@@ -139,22 +164,21 @@ pub(super) fn eval_aggregate(
         }
         for (index, &group) in group_of_series.iter().enumerate() {
             let Some(value) = cursors.value_at(&input, index, t) else { continue };
-            fold(op, &mut accumulators[group], value);
+            let acc = &mut accumulators[group];
+            if op == AggregateOp::Quantile {
+                acc.values.push(value);
+            }
+            fold(op, &mut acc.fold, value);
         }
         for (group, acc) in accumulators.iter_mut().enumerate() {
-            if !acc.seen {
+            if !acc.fold.seen {
                 continue;
             }
-            let value = match op {
-                AggregateOp::Avg => acc.mean,
-                AggregateOp::Count => acc.count,
-                AggregateOp::Stdvar => acc.value / acc.count,
-                AggregateOp::Stddev => (acc.value / acc.count).sqrt(),
-                AggregateOp::Quantile => {
-                    let q = scalar_param.get(step).copied().unwrap_or(f64::NAN);
-                    quantile(q, &mut acc.values)
-                }
-                _ => acc.value,
+            let value = if op == AggregateOp::Quantile {
+                let q = scalar_param.get(step).copied().unwrap_or(f64::NAN);
+                quantile(q, &mut acc.values)
+            } else {
+                fold_result(op, &acc.fold)
             };
             builder.push(slots[group], t, value)?;
         }
@@ -250,7 +274,7 @@ impl KHeap {
     }
 }
 
-fn fold(op: AggregateOp, acc: &mut Accumulator, value: f64) {
+fn fold(op: AggregateOp, acc: &mut Fold, value: f64) {
     if !acc.seen {
         acc.seen = true;
         acc.value = value;
@@ -259,7 +283,6 @@ fn fold(op: AggregateOp, acc: &mut Accumulator, value: f64) {
         match op {
             AggregateOp::Group => acc.value = 1.0,
             AggregateOp::Stddev | AggregateOp::Stdvar => acc.value = 0.0,
-            AggregateOp::Quantile => acc.values.push(value),
             _ => {}
         }
         return;
@@ -279,7 +302,6 @@ fn fold(op: AggregateOp, acc: &mut Accumulator, value: f64) {
             acc.mean += value / acc.count - acc.mean / acc.count;
         }
         AggregateOp::Count => acc.count += 1.0,
-        AggregateOp::Group => {}
         AggregateOp::Max => {
             if acc.value < value || acc.value.is_nan() {
                 acc.value = value;
@@ -296,10 +318,64 @@ fn fold(op: AggregateOp, acc: &mut Accumulator, value: f64) {
             acc.mean += delta / acc.count;
             acc.value += delta * (value - acc.mean);
         }
-        AggregateOp::Quantile => acc.values.push(value),
-        AggregateOp::Topk | AggregateOp::Bottomk => {}
-        AggregateOp::CountValues => {}
+        AggregateOp::Group
+        | AggregateOp::Quantile
+        | AggregateOp::Topk
+        | AggregateOp::Bottomk
+        | AggregateOp::CountValues => {}
     }
+}
+
+/// The aggregated value of a folded group.
+fn fold_result(op: AggregateOp, acc: &Fold) -> f64 {
+    match op {
+        AggregateOp::Avg => acc.mean,
+        AggregateOp::Count => acc.count,
+        AggregateOp::Stdvar => acc.value / acc.count,
+        AggregateOp::Stddev => (acc.value / acc.count).sqrt(),
+        _ => acc.value,
+    }
+}
+
+/// `sum by (...) (rate(x[5m]))` and friends: folds each series' function output straight into
+/// per-group, per-step state instead of materialising the function's whole output matrix.
+/// Folding happens in series order at every step, so results are identical to the plain path.
+fn fused_range_aggregate(
+    ev: &mut Evaluator<'_>,
+    op: AggregateOp,
+    func: &crate::functions::FunctionDef,
+    args: &[Expr],
+    grouping: &[String],
+    steps: &Steps,
+) -> Result<Val, PromqlError> {
+    let n = steps.len();
+    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<Labels> = Vec::new();
+    let mut folds: Vec<Fold> = Vec::new();
+    super::calls::eval_range_series(ev, func.kind, args, steps, |labels, points| {
+        let key = group_labels(labels, grouping, false);
+        let next = groups.len();
+        let group = *group_index.entry(key.clone()).or_insert(next);
+        if group == next {
+            groups.push(key);
+            folds.resize(folds.len() + n, Fold::default());
+        }
+        for point in points {
+            let step = ((point.timestamp_ms - steps.start) / steps.step) as usize;
+            fold(op, &mut folds[group * n + step], point.value);
+        }
+    })?;
+    let mut builder = MatrixBuilder::new();
+    for (group, labels) in groups.into_iter().enumerate() {
+        let slot = builder.slot(labels);
+        for (step, t) in steps.iter() {
+            let state = &folds[group * n + step];
+            if state.seen {
+                builder.push(slot, t, fold_result(op, state))?;
+            }
+        }
+    }
+    builder.finish().map(Val::Vector)
 }
 
 fn count_values(

@@ -437,6 +437,33 @@ fn eval_range_function(
     args: &[Expr],
     steps: &Steps,
 ) -> Result<Val, PromqlError> {
+    if kind == K::AbsentOverTime {
+        let matrix_index = args.iter().position(|a| a.value_type() == ValueType::Matrix).unwrap_or(0);
+        let source = ev.range_source(&args[matrix_index], steps)?;
+        return absent_over_time(ev, &source, &args[matrix_index], steps);
+    }
+    let mut out: Vec<StepSeries> = Vec::new();
+    eval_range_series(ev, kind, args, steps, |labels, points| {
+        out.push(StepSeries { labels: labels.clone(), points: points.to_vec() })
+    })?;
+    Ok(Val::Vector(out))
+}
+
+/// Whether `kind(args)` is a range function whose per-series output `eval_range_series` can
+/// stream to an aggregation.
+pub(super) fn is_fusable_range_call(kind: K, args: &[Expr]) -> bool {
+    kind != K::AbsentOverTime && args.iter().any(|a| a.value_type() == ValueType::Matrix)
+}
+
+/// Evaluates a range function series by series, handing each series' output labels and points
+/// (only series with at least one point) to `sink`; fails on duplicate output label sets.
+pub(super) fn eval_range_series(
+    ev: &mut Evaluator<'_>,
+    kind: K,
+    args: &[Expr],
+    steps: &Steps,
+    mut sink: impl FnMut(&Labels, &[Sample]),
+) -> Result<(), PromqlError> {
     let matrix_index = args.iter().position(|a| a.value_type() == ValueType::Matrix).unwrap_or(0);
     let mut params: Vec<Vec<f64>> = Vec::new();
     for (i, arg) in args.iter().enumerate() {
@@ -445,15 +472,13 @@ fn eval_range_function(
         }
     }
     let source = ev.range_source(&args[matrix_index], steps)?;
-    if kind == K::AbsentOverTime {
-        return absent_over_time(ev, &source, &args[matrix_index], steps);
-    }
     let keep_name = kind == K::LastOverTime;
-    let mut out: Vec<StepSeries> = Vec::new();
+    let mut seen: HashSet<Labels> = HashSet::with_capacity(source.series.len());
+    let mut points = Vec::with_capacity(steps.len());
     for (labels, samples) in &source.series {
         ev.check_deadline()?;
         let mut cursor = WindowCursor::new();
-        let mut points = Vec::new();
+        points.clear();
         for (step, t) in steps.iter() {
             let reference = source.reference(t);
             let (start, end) = boundaries::range_window(reference, source.range_ms);
@@ -469,16 +494,16 @@ fn eval_range_function(
                 points.push(Sample { timestamp_ms: t, value });
             }
         }
-        if !points.is_empty() {
-            let labels = if keep_name { labels.clone() } else { labels.without_metric_name() };
-            out.push(StepSeries { labels, points });
+        if points.is_empty() {
+            continue;
         }
+        let labels = if keep_name { labels.clone() } else { labels.without_metric_name() };
+        if !seen.insert(labels.clone()) {
+            return Err(duplicate_labelset());
+        }
+        sink(&labels, &points);
     }
-    let mut seen = HashSet::with_capacity(out.len());
-    if !out.iter().all(|s| seen.insert(&s.labels)) {
-        return Err(duplicate_labelset());
-    }
-    Ok(Val::Vector(out))
+    Ok(())
 }
 
 fn absent_over_time(
