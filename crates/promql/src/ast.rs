@@ -394,3 +394,143 @@ pub fn format_duration(ms: i64) -> String {
     }
     out
 }
+
+fn write_label_list(f: &mut fmt::Formatter<'_>, labels: &[String]) -> fmt::Result {
+    write!(f, "({})", labels.join(", "))
+}
+
+fn write_modifiers(f: &mut fmt::Formatter<'_>, offset_ms: i64, at: Option<AtModifier>) -> fmt::Result {
+    match at {
+        Some(AtModifier::Timestamp(ms)) => {
+            write!(f, " @ {}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))?
+        }
+        Some(AtModifier::Start) => f.write_str(" @ start()")?,
+        Some(AtModifier::End) => f.write_str(" @ end()")?,
+        None => {}
+    }
+    if offset_ms > 0 {
+        write!(f, " offset {}", format_duration(offset_ms))?;
+    } else if offset_ms < 0 {
+        write!(f, " offset -{}", format_duration(-offset_ms))?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for VectorSelector {
+    /// Prints the selector as PromQL: `name{a="b"}` (without its modifiers).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let others: Vec<String> = self
+            .matchers
+            .iter()
+            .filter(|m| self.name.is_none() || m.name != neocortex_core::METRIC_NAME)
+            .map(|m| m.to_string())
+            .collect();
+        if let Some(name) = &self.name {
+            f.write_str(name)?;
+            if others.is_empty() {
+                return Ok(());
+            }
+        }
+        write!(f, "{{{}}}", others.join(", "))
+    }
+}
+
+fn format_number(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() };
+    }
+    crate::value::go_format_float(value)
+}
+
+impl fmt::Display for Expr {
+    /// Prints the expression as PromQL that parses back to the same tree (Prometheus's style).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Number(value) => f.write_str(&format_number(*value)),
+            Expr::String(text) => write!(f, "{text:?}"),
+            Expr::Paren(inner) => write!(f, "({inner})"),
+            Expr::Unary { negate, expr } => write!(f, "{}{expr}", if *negate { "-" } else { "+" }),
+            Expr::Binary { op, lhs, rhs, return_bool, matching } => {
+                write!(f, "{lhs} {op}")?;
+                if *return_bool {
+                    f.write_str(" bool")?;
+                }
+                if let Some(matching) = matching {
+                    if matching.on || !matching.labels.is_empty() {
+                        f.write_str(if matching.on { " on" } else { " ignoring" })?;
+                        write_label_list(f, &matching.labels)?;
+                    }
+                    match matching.card {
+                        MatchCardinality::ManyToOne => {
+                            f.write_str(" group_left")?;
+                            write_label_list(f, &matching.include)?;
+                        }
+                        MatchCardinality::OneToMany => {
+                            f.write_str(" group_right")?;
+                            write_label_list(f, &matching.include)?;
+                        }
+                        MatchCardinality::OneToOne | MatchCardinality::ManyToMany => {}
+                    }
+                }
+                write!(f, " {rhs}")
+            }
+            Expr::Aggregate { op, expr, param, grouping, without } => {
+                write!(f, "{op}")?;
+                if *without || !grouping.is_empty() {
+                    f.write_str(if *without { " without " } else { " by " })?;
+                    write_label_list(f, grouping)?;
+                    f.write_str(" ")?;
+                }
+                match param {
+                    Some(param) => write!(f, "({param}, {expr})"),
+                    None => write!(f, "({expr})"),
+                }
+            }
+            Expr::Call { func, args } => {
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                write!(f, "{}({})", func.name, args.join(", "))
+            }
+            Expr::VectorSelector(selector) => {
+                write!(f, "{selector}")?;
+                write_modifiers(f, selector.offset_ms, selector.at)
+            }
+            Expr::MatrixSelector { selector, range_ms } => {
+                write!(f, "{selector}[{}]", format_duration(*range_ms))?;
+                write_modifiers(f, selector.offset_ms, selector.at)
+            }
+            Expr::Subquery { expr, range_ms, step_ms, offset_ms, at } => {
+                let step = step_ms.map(format_duration).unwrap_or_default();
+                write!(f, "{expr}[{}:{step}]", format_duration(*range_ms))?;
+                write_modifiers(f, *offset_ms, *at)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parser::parse;
+
+    #[test]
+    fn printing_round_trips() {
+        for query in [
+            "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m] offset 1m))",
+            "topk(3, x) / ignoring(a) group_left(b) y == bool 1",
+            "max_over_time((a - b)[1h:5m] @ 100.500) and on() vector(1)",
+            "-x ^ 2 * -1.5e-7 + {__name__=\"y\", a!=\"b\"} @ start() offset -5m",
+            "label_replace(x, \"dst\", \"$1\", \"src\", \"(.*)\") unless sum without (i) (z)",
+            "count_values(\"v\", x) or absent(nonexistent{job=\"a\"})",
+        ] {
+            let printed = parse(query).unwrap().to_string();
+            let reparsed = parse(&printed).unwrap_or_else(|e| panic!("{printed}: {e}")).to_string();
+            assert_eq!(printed, reparsed, "{query}");
+        }
+        assert_eq!(
+            parse("sum(rate(x{a=\"b\"}[5m])) by (c)").unwrap().to_string(),
+            "sum by (c) (rate(x{a=\"b\"}[5m]))"
+        );
+    }
+}
