@@ -111,8 +111,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
             Module::Querier => {
                 let ring = handles.ring.clone().context("querier needs the ring")?;
+                let overrides = handles.overrides.clone().context("querier needs overrides")?;
                 let source: Arc<dyn QueryableSource> = Arc::new(RingQueryableSource::new(ring));
-                handles.prometheus_api = Some(crate::query_api::prometheus_api(&config, source));
+                handles.prometheus_api = Some(crate::query_api::prometheus_api(&config, source, overrides));
             }
             Module::All => {}
         }

@@ -42,7 +42,7 @@ impl Default for QuerierConfig {
             max_query_into_future: GoDuration(Duration::from_secs(600)),
             default_evaluation_interval: GoDuration(Duration::from_secs(60)),
             lookback_delta: GoDuration(Duration::from_secs(300)),
-            at_modifier_enabled: false,
+            at_modifier_enabled: true,
         }
     }
 }

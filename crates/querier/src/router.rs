@@ -4,8 +4,8 @@
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::handlers::{labels, metadata, remote_read, series};
-use crate::state::ReadApiState;
+use crate::handlers::{labels, metadata, query, remote_read, series};
+use crate::state::{QueryApiState, ReadApiState};
 
 /// Routes: `/series` (GET, POST), `/labels` (GET, POST), `/label/{name}/values` (GET),
 /// `/metadata` (GET) and `/read` (POST). Every handler needs a `neocortex_core::TenantId`
@@ -17,5 +17,13 @@ pub fn read_api_router(state: ReadApiState) -> Router {
         .route("/label/{name}/values", get(labels::label_values))
         .route("/metadata", get(metadata::metadata))
         .route("/read", post(remote_read::remote_read))
+        .with_state(state)
+}
+
+/// Routes `/query` and `/query_range` (GET, POST): PromQL over the same tenant-scoped source.
+pub fn query_api_router(state: QueryApiState) -> Router {
+    Router::new()
+        .route("/query", get(query::instant_query).post(query::instant_query))
+        .route("/query_range", get(query::range_query).post(query::range_query))
         .with_state(state)
 }

@@ -56,3 +56,55 @@ impl std::fmt::Debug for ReadApiState {
         f.debug_struct("ReadApiState").field("config", &self.config).finish_non_exhaustive()
     }
 }
+
+/// State of the query API router: the read state plus the engine settings and the per-tenant
+/// limits; cheap to clone.
+#[derive(Clone)]
+pub struct QueryApiState {
+    read: ReadApiState,
+    engine_options: Arc<neocortex_promql::EngineOptions>,
+    overrides: neocortex_core::Overrides,
+    query_permits: Arc<Semaphore>,
+}
+
+impl QueryApiState {
+    /// Query state over `read`'s source, with engine settings taken from the querier config.
+    pub fn new(read: ReadApiState, overrides: neocortex_core::Overrides) -> Self {
+        let config = read.config();
+        let engine_options = neocortex_promql::EngineOptions {
+            lookback_delta: config.lookback_delta.0,
+            max_samples: usize::try_from(config.max_samples).unwrap_or(usize::MAX),
+            timeout: config.timeout.0,
+            default_subquery_step: config.default_evaluation_interval.0,
+            enable_at_modifier: config.at_modifier_enabled,
+            enable_negative_offset: true,
+        };
+        let permits = config.max_concurrent.max(1);
+        Self {
+            read,
+            engine_options: Arc::new(engine_options),
+            overrides,
+            query_permits: Arc::new(Semaphore::new(permits)),
+        }
+    }
+
+    /// The read state (data source and config).
+    pub fn read(&self) -> &ReadApiState {
+        &self.read
+    }
+
+    /// Engine settings for queries.
+    pub fn engine_options(&self) -> &neocortex_promql::EngineOptions {
+        &self.engine_options
+    }
+
+    /// Per-tenant limits.
+    pub fn overrides(&self) -> &neocortex_core::Overrides {
+        &self.overrides
+    }
+
+    /// Bounds concurrent query evaluations to `querier.max_concurrent`.
+    pub(crate) fn query_permits(&self) -> &Arc<Semaphore> {
+        &self.query_permits
+    }
+}

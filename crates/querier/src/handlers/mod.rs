@@ -2,5 +2,6 @@
 
 pub(crate) mod labels;
 pub(crate) mod metadata;
+pub(crate) mod query;
 pub(crate) mod remote_read;
 pub(crate) mod series;
