@@ -38,9 +38,15 @@ impl ParseError {
     }
 }
 
+/// Deepest bracket nesting a query may use; keeps parsing and evaluation recursion bounded.
+pub const MAX_NESTING: usize = 128;
+/// Most operators a query may contain; a long operator chain is a deep syntax tree.
+pub const MAX_OPERATORS: usize = 1000;
+
 /// Parses and type-checks a PromQL expression.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let tokens = lexer::tokenize(input)?;
+    check_complexity(input, &tokens)?;
     let mut parser = Parser { input, tokens, index: 0 };
     let expr = parser.parse_expr(0)?;
     let end = parser.current();
@@ -49,6 +55,53 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
         return Err(parser.error_at(end.pos, message));
     }
     Ok(expr)
+}
+
+/// Rejects queries whose syntax tree would be deep enough to exhaust a thread's stack.
+fn check_complexity(input: &str, tokens: &[Spanned]) -> Result<(), ParseError> {
+    let mut depth = 0usize;
+    let mut operators = 0usize;
+    for spanned in tokens {
+        match &spanned.token {
+            Token::LParen | Token::LBrace | Token::LBracket => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(ParseError::new(
+                        input,
+                        spanned.pos,
+                        format!("expression nesting too deep (more than {MAX_NESTING} levels)"),
+                    ));
+                }
+            }
+            Token::RParen | Token::RBrace | Token::RBracket => depth = depth.saturating_sub(1),
+            Token::Add
+            | Token::Sub
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::Pow
+            | Token::Eql
+            | Token::Neq
+            | Token::Gtr
+            | Token::Lss
+            | Token::Gte
+            | Token::Lte => operators += 1,
+            Token::Ident(word)
+                if ["and", "or", "unless", "atan2"].iter().any(|op| word.eq_ignore_ascii_case(op)) =>
+            {
+                operators += 1
+            }
+            _ => {}
+        }
+        if operators > MAX_OPERATORS {
+            return Err(ParseError::new(
+                input,
+                spanned.pos,
+                format!("too many operators in expression (more than {MAX_OPERATORS})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 const UNARY_OPERAND_PRECEDENCE: u8 = 6;
