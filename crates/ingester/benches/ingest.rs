@@ -280,6 +280,12 @@ fn main() {
         rss_after.saturating_sub(rss_before) as f64 / series_count as f64
     );
 
+    let heap = ingester.heap_bytes(&tenant);
+    println!(
+        "accounted heap: {:.1} MiB -> {:.0} bytes per series (capacities, without allocator overhead)",
+        heap as f64 / (1024.0 * 1024.0),
+        heap as f64 / series_count as f64
+    );
     let mut chunk_bytes = 0usize;
     let mut chunks = 0usize;
     ingester.for_each_closed_chunks(&tenant, |_, closed| {

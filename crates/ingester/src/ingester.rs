@@ -92,6 +92,12 @@ impl Ingester {
         self.tenants.get(tenant).map_or(0, |db| db.chunk_count())
     }
 
+    /// Heap bytes held for `tenant` (series, chunks, postings, strings), estimated from
+    /// capacities without allocator overhead.
+    pub fn heap_bytes(&self, tenant: &TenantId) -> usize {
+        self.tenants.get(tenant).map_or(0, |db| db.heap_bytes())
+    }
+
     /// Visits each series of `tenant` that has closed chunks, with those chunks, oldest first.
     /// This is the seam for flushing to the chunk store.
     pub fn for_each_closed_chunks(&self, tenant: &TenantId, visit: impl FnMut(&Labels, &[ClosedChunk])) {
@@ -142,9 +148,7 @@ impl Ingester {
             max_instance_series: self.config.instance_limits.max_series,
         };
         let mut outcome = PushOutcome::default();
-        for series in &request.series {
-            db.push_series(series, &context, &mut outcome);
-        }
+        db.push_batch(&request.series, &context, &mut outcome);
         db.record_time_range(&outcome);
         if !request.metadata.is_empty() {
             let mut store = db.metadata().lock();
@@ -157,7 +161,7 @@ impl Ingester {
             }
         }
         self.record(&db, &outcome);
-        match outcome.first_error {
+        match outcome.take_first_error() {
             Some(error) => Err(error.into_push_error(tenant)),
             None => Ok(()),
         }

@@ -133,6 +133,16 @@ async fn out_of_order_and_new_value_rejected_per_series_rest_stored() {
         r#"user=a: sample timestamp out of order; last timestamp: 1.234, incoming timestamp: 1.2 for series {__name__="x"}"#
     );
     assert_eq!(discarded(&h, "sample-out-of-order", "a"), 1);
+    // The error names the earliest refused series of the request, whatever the shard order.
+    let many: Vec<PushSeries> =
+        (0..64).map(|i| series(&[("__name__", "z"), ("i", &i.to_string())], &[(10, 1.0)])).collect();
+    h.ingester.push(&t, request(many.clone())).await.expect("push");
+    let mut older = many;
+    for s in &mut older {
+        s.samples[0].timestamp_ms = 5;
+    }
+    let err = h.ingester.push(&t, request(older)).await.expect_err("all out of order");
+    assert!(err.message.ends_with(r#"for series {__name__="z", i="0"}"#), "{}", err.message);
     assert_eq!(discarded(&h, "new-value-for-timestamp", "a"), 1);
     let stored = h.ingester.queryable(&t).select(all_time(), &[]).await.expect("select");
     let x: Vec<i64> = stored[0].samples.iter().map(|s| s.timestamp_ms).collect();
@@ -149,8 +159,8 @@ async fn out_of_order_and_new_value_rejected_per_series_rest_stored() {
         r#"user=a: sample with repeated timestamp but different value; last value: 3, incoming value: 4 for series {__name__="x"}"#
     );
     let text = exposition(&h);
-    assert_eq!(metric_value(&text, "cortex_ingester_ingested_samples_failures_total"), Some(3.0));
-    assert_eq!(metric_value(&text, "cortex_ingester_ingested_samples_total"), Some(3.0));
+    assert_eq!(metric_value(&text, "cortex_ingester_ingested_samples_failures_total"), Some(3.0 + 64.0));
+    assert_eq!(metric_value(&text, "cortex_ingester_ingested_samples_total"), Some(3.0 + 64.0));
 }
 
 #[tokio::test]

@@ -56,6 +56,21 @@ impl Interner {
         id
     }
 
+    /// Heap bytes held (strings with their reference counts, the lookup map, the id table).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let ids = self.ids.lock();
+        // Arc header (two counters) plus the bytes, per string.
+        let strings: usize = ids.keys().map(|text| 2 * std::mem::size_of::<usize>() + text.len()).sum();
+        let map = ids.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 1);
+        let slots: usize = self
+            .buckets
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|slots| slots.len() * std::mem::size_of::<Slot>())
+            .sum();
+        strings + map + slots
+    }
+
     /// The id of `text` if it was interned.
     pub(crate) fn lookup(&self, text: &str) -> Option<u32> {
         self.ids.lock().get(text).copied()

@@ -154,6 +154,24 @@ impl PostingsIndex {
         remove_sorted(&mut self.all, series);
     }
 
+    /// Heap bytes held, estimating B-tree nodes at one and a half entries per value.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let value_entry = std::mem::size_of::<(Arc<str>, PostingsList)>();
+        let names = self.by_name.capacity() * (std::mem::size_of::<(u32, ValuePostings)>() + 1);
+        let values: usize = self
+            .by_name
+            .values()
+            .map(|values| {
+                values.len() * value_entry * 3 / 2
+                    + values
+                        .values()
+                        .map(|list| list.capacity() * std::mem::size_of::<SeriesRef>())
+                        .sum::<usize>()
+            })
+            .sum();
+        names + values + self.all.capacity() * std::mem::size_of::<SeriesRef>()
+    }
+
     /// Number of series with `name`=`value`.
     pub(crate) fn count(&self, name: u32, value: &str) -> usize {
         self.by_name.get(&name).and_then(|values| values.get(value)).map_or(0, Vec::len)

@@ -102,6 +102,13 @@ impl SeriesData {
         self.closed.push(chunk);
     }
 
+    /// Heap bytes held by the samples (capacities, without allocator overhead).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let head = self.head.as_ref().map_or(0, XorChunk::heap_bytes);
+        let closed_table = self.closed.capacity() * std::mem::size_of::<ClosedChunk>();
+        head + closed_table + self.closed.iter().map(|c| c.data.len()).sum::<usize>()
+    }
+
     /// Number of chunks (closed plus open head).
     pub(crate) fn chunk_count(&self) -> usize {
         self.closed.len() + usize::from(self.head.is_some())

@@ -45,6 +45,15 @@ impl SlotTable {
         }
     }
 
+    /// The entry at `hash`'s home position, packed (`u64::MAX` when empty). Reading the home
+    /// positions of a batch first lets the CPU fetch their cache lines in parallel.
+    pub(crate) fn home_entry(&self, hash: u64) -> u64 {
+        if self.entries.is_empty() {
+            return EMPTY;
+        }
+        self.entries[tag_of(hash) as usize & self.mask()]
+    }
+
     /// Stores `slot` under `hash` (the caller checked it is not there yet).
     pub(crate) fn insert(&mut self, hash: u64, slot: u32) {
         debug_assert!(slot != u32::MAX);
@@ -70,6 +79,11 @@ impl SlotTable {
         for entry in old.into_iter().filter(|&entry| entry != EMPTY) {
             self.place(entry);
         }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<u64>()
     }
 
     /// Number of entries.

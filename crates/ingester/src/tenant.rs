@@ -56,6 +56,19 @@ impl Shard {
         self.by_hash.find(hash, |slot| self.series[slot as usize].labels_equal(labels, interner))
     }
 
+    /// Reads the memory a lookup of `hash` will read (table entry, series, first label) and
+    /// returns a word derived from it, so the reads are not optimised away.
+    fn touch(&self, hash: u64) -> u64 {
+        let home = self.by_hash.home_entry(hash);
+        let slot = home as u32 as usize;
+        match self.series.get(slot) {
+            Some(entry) if home != u64::MAX => {
+                home ^ entry.labels.first().map_or(0, |label| u64::from(label.value))
+            }
+            _ => home,
+        }
+    }
+
     fn insert(&mut self, hash: u64, entry: SeriesEntry) -> u32 {
         let slot = self.series.len() as u32;
         if self.series.len() == self.series.capacity() {
@@ -99,7 +112,12 @@ pub(crate) struct PushOutcome {
     pub(crate) chunks_created: u64,
     /// Samples dropped per discard reason.
     pub(crate) discarded: Vec<(&'static str, u64)>,
-    pub(crate) first_error: Option<IngestError>,
+    /// The refusal of the earliest series in request order, with that series' position.
+    first_error: Option<(u32, IngestError)>,
+    /// Request position of the series being handled.
+    position: u32,
+    /// Folds the words read while warming caches (keeps those reads from being optimised out).
+    warm_checksum: u64,
     min_time_ms: Option<i64>,
     max_time_ms: Option<i64>,
 }
@@ -113,9 +131,15 @@ impl PushOutcome {
                 None => self.discarded.push((reason, samples)),
             }
         }
-        if self.first_error.is_none() {
-            self.first_error = Some(error());
+        let earlier = self.first_error.as_ref().is_none_or(|(position, _)| self.position < *position);
+        if earlier {
+            self.first_error = Some((self.position, error()));
         }
+    }
+
+    /// The refusal of the earliest refused series in the request, if any.
+    pub(crate) fn take_first_error(&mut self) -> Option<IngestError> {
+        self.first_error.take().map(|(_, error)| error)
     }
 
     fn stored(&mut self, timestamp_ms: i64) {
@@ -169,27 +193,48 @@ impl TenantDb {
         &self.metadata
     }
 
-    /// Stores the samples of one series, creating it if needed.
-    pub(crate) fn push_series(
+    /// Stores the samples of a batch of series, creating series as needed. Series are handled
+    /// shard by shard under one read lock per shard, in two passes: the first reads every
+    /// series' table entry and labels (independent loads the CPU overlaps), the second appends,
+    /// finding those cache lines warm. Samples of a series listed twice keep their order.
+    pub(crate) fn push_batch(
         &self,
-        series: &PushSeries,
+        batch: &[PushSeries],
         context: &PushContext<'_>,
         outcome: &mut PushOutcome,
     ) {
-        if series.samples.is_empty() {
-            return;
-        }
-        let hash = hash_labels(&series.labels);
-        let shard_index = shard_of(hash);
-        {
-            let shard = self.shards[shard_index].read();
-            if let Some(slot) = shard.find(hash, &series.labels, &self.interner) {
-                let mut data = shard.series[slot as usize].data.lock();
-                append_samples(&mut data, series, outcome);
-                return;
+        let mut keyed: Vec<(u64, u32)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, series)| !series.samples.is_empty())
+            .map(|(position, series)| (hash_labels(&series.labels), position as u32))
+            .collect();
+        // Stable: a series listed twice stays in request order.
+        keyed.sort_by_key(|&(hash, _)| shard_of(hash));
+        let mut missing: Vec<(u64, u32)> = Vec::new();
+        let mut warm: Vec<u64> = Vec::new();
+        for group in keyed.chunk_by(|a, b| shard_of(a.0) == shard_of(b.0)) {
+            let shard = self.shards[shard_of(group[0].0)].read();
+            warm.clear();
+            warm.extend(group.iter().map(|&(hash, _)| shard.touch(hash)));
+            for &(hash, position) in group {
+                let series = &batch[position as usize];
+                outcome.position = position;
+                match shard.find(hash, &series.labels, &self.interner) {
+                    Some(slot) => {
+                        append_samples(&mut shard.series[slot as usize].data.lock(), series, outcome)
+                    }
+                    None => missing.push((hash, position)),
+                }
             }
+            outcome.warm_checksum ^= warm.iter().fold(0, |acc, word| acc ^ word);
         }
-        self.create_and_append(hash, shard_index, series, context, outcome);
+        // Create in request order, so limits refuse the same series Cortex would.
+        missing.sort_by_key(|&(_, position)| position);
+        for (hash, position) in missing {
+            outcome.position = position;
+            self.create_and_append(hash, shard_of(hash), &batch[position as usize], context, outcome);
+        }
     }
 
     /// Folds the time range of a finished push into the tenant's range.
@@ -430,6 +475,29 @@ impl TenantDb {
                 }
             }
         }
+    }
+
+    /// Heap bytes held by the tenant's series, index and strings (an estimate from capacities;
+    /// allocator overhead not included).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let shards: usize = self
+            .shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.read();
+                let table =
+                    shard.series.capacity() * std::mem::size_of::<SeriesEntry>() + shard.by_hash.heap_bytes();
+                let per_series: usize = shard
+                    .series
+                    .iter()
+                    .map(|entry| {
+                        entry.labels.len() * std::mem::size_of::<LabelRef>() + entry.data.lock().heap_bytes()
+                    })
+                    .sum();
+                table + per_series
+            })
+            .sum();
+        shards + self.index.read().heap_bytes() + self.interner.heap_bytes()
     }
 
     /// Number of chunks held (closed and open).
