@@ -8,7 +8,7 @@
 
 /// The inclusive bounds of a range window ending at `reference_ms`.
 pub(crate) fn range_window(reference_ms: i64, range_ms: i64) -> (i64, i64) {
-    (reference_ms - range_ms, reference_ms)
+    (reference_ms.saturating_sub(range_ms), reference_ms)
 }
 
 /// Whether a sample at `timestamp_ms` lies before a window starting at `window_start_ms`.
@@ -23,12 +23,12 @@ pub(crate) fn after_window(timestamp_ms: i64, window_end_ms: i64) -> bool {
 
 /// Whether the newest sample at or before `reference_ms` is recent enough for an instant selector.
 pub(crate) fn within_lookback(timestamp_ms: i64, reference_ms: i64, lookback_ms: i64) -> bool {
-    timestamp_ms >= reference_ms - lookback_ms
+    timestamp_ms >= reference_ms.saturating_sub(lookback_ms)
 }
 
 /// The first millisecond an instant selector at `reference_ms` may read.
 pub(crate) fn lookback_start(reference_ms: i64, lookback_ms: i64) -> i64 {
-    reference_ms - lookback_ms
+    reference_ms.saturating_sub(lookback_ms)
 }
 
 #[cfg(test)]

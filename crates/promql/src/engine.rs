@@ -364,8 +364,8 @@ impl SelectPlanner {
     /// The reference (pre-offset evaluation) times a modifier-carrying node sees.
     fn reference_range(&self, at: Option<AtModifier>, offset_ms: i64, start: i64, end: i64) -> (i64, i64) {
         match self.resolve_at(at) {
-            Some(at) => (at - offset_ms, at - offset_ms),
-            None => (start - offset_ms, end - offset_ms),
+            Some(at) => (at.saturating_sub(offset_ms), at.saturating_sub(offset_ms)),
+            None => (start.saturating_sub(offset_ms), end.saturating_sub(offset_ms)),
         }
     }
 
@@ -409,7 +409,7 @@ impl SelectPlanner {
             }
             Expr::Subquery { expr, range_ms, offset_ms, at, .. } => {
                 let (first, last) = self.reference_range(*at, *offset_ms, start, end);
-                self.collect(expr, first - range_ms, last, out);
+                self.collect(expr, first.saturating_sub(*range_ms), last, out);
             }
         }
     }

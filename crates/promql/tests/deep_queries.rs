@@ -38,4 +38,9 @@ fn long_operator_chains_and_deep_nesting_are_safe() {
     assert!(run_on_small_stack(too_long).is_err_and(|e| e.contains("too many")));
     let unary = format!("{}1", "-".repeat(100_000));
     assert!(run_on_small_stack(unary).is_err());
+    // A subquery with billions of steps is refused before anything is allocated.
+    let huge = "sum_over_time(vector(1)[10y:1ms])".to_string();
+    assert!(run_on_small_stack(huge).is_err_and(|e| e.contains("too many samples")));
+    let extreme = "x @ -9223372036854770 offset 1y + rate(y[5m] @ 9223372036854770 offset -1y)".to_string();
+    assert_eq!(run_on_small_stack(extreme), Ok(()));
 }

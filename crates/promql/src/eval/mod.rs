@@ -100,7 +100,7 @@ pub(crate) struct RangeSource<'a> {
 impl RangeSource<'_> {
     /// The reference (window end) time for evaluation time `t`.
     pub(crate) fn reference(&self, t: i64) -> i64 {
-        self.at.unwrap_or(t) - self.offset_ms
+        self.at.unwrap_or(t).saturating_sub(self.offset_ms)
     }
 }
 
@@ -308,7 +308,7 @@ impl<'a> Evaluator<'a> {
             let mut cursor = 0usize;
             let mut points = Vec::new();
             for (_, t) in steps.iter() {
-                let reference = at.unwrap_or(t) - selector.offset_ms;
+                let reference = at.unwrap_or(t).saturating_sub(selector.offset_ms);
                 while cursor < samples.len() && samples[cursor].timestamp_ms <= reference {
                     cursor += 1;
                 }
@@ -364,12 +364,22 @@ impl<'a> Evaluator<'a> {
                     Some(at) => (at, at),
                     None => (steps.start, steps.end),
                 };
-                let inner_end = outer_end - offset_ms;
-                let lowest = outer_start - offset_ms - range_ms;
-                let inner_start =
-                    lowest.div_euclid(step) * step + if lowest.rem_euclid(step) == 0 { 0 } else { step };
+                let inner_end = outer_end.saturating_sub(*offset_ms);
+                let lowest = outer_start.saturating_sub(*offset_ms).saturating_sub(*range_ms);
+                // The first step-aligned time at or after `lowest`.
+                let inner_start = lowest
+                    .div_euclid(step)
+                    .saturating_mul(step)
+                    .saturating_add(if lowest.rem_euclid(step) == 0 { 0 } else { step });
                 let mut series = Vec::new();
                 if inner_start <= inner_end {
+                    // Every inner step of a non-empty result holds a sample; refuse before allocating.
+                    if inner_end
+                        .checked_sub(inner_start)
+                        .is_none_or(|span| span / step >= self.max_samples as i64)
+                    {
+                        return Err(PromqlError::TooManySamples("query execution"));
+                    }
                     let inner_steps = Steps { start: inner_start, end: inner_end, step };
                     let value = self.eval(expr, &inner_steps)?;
                     self.done_with(&value);
