@@ -250,6 +250,10 @@ fn matching_postings<'a>(
         (MatchOp::Equal, false) | (MatchOp::NotEqual, true) => scan(&|value| value != matcher.value),
         (MatchOp::RegexMatch, true) | (MatchOp::RegexNoMatch, false) => regex_matching(values, matcher),
         (MatchOp::RegexMatch, false) | (MatchOp::RegexNoMatch, true) => {
+            if analyze(&matcher.value) == RegexHint::AnyNonEmpty {
+                // `.` matches anything but a newline, so only such values fail `.*` / `.+`.
+                return scan(&|value| value.contains('\n'));
+            }
             scan(&|value| matcher.matches(value) == wanted)
         }
     }
@@ -274,6 +278,9 @@ fn regex_matching<'a>(values: &'a ValuePostings, matcher: &Matcher) -> Vec<&'a P
             .filter(|(value, _)| regex_matches(value))
             .map(|(_, list)| list)
             .collect(),
+        RegexHint::AnyNonEmpty => {
+            values.iter().filter(|(value, _)| !value.contains('\n')).map(|(_, list)| list).collect()
+        }
         RegexHint::Scan => {
             values.iter().filter(|(value, _)| regex_matches(value)).map(|(_, list)| list).collect()
         }
@@ -358,9 +365,9 @@ mod tests {
     }
 
     fn label_set() -> impl Strategy<Value = Labels> {
-        prop::collection::vec((0usize..4, 0usize..5), 0..5).prop_map(|pairs| {
+        prop::collection::vec((0usize..4, 0usize..6), 0..5).prop_map(|pairs| {
             let names = ["__name__", "job", "instance", "mode"];
-            let values = ["a", "ab", "abc", "b", "node_cpu"];
+            let values = ["a", "ab", "abc", "b", "node_cpu", "a\nb"];
             let mut labels = Labels::empty();
             for (name, value) in pairs {
                 labels.set(names[name], values[value]);

@@ -9,6 +9,9 @@ pub(crate) enum RegexHint {
     Literals(Vec<String>),
     /// Every match starts with this non-empty prefix (the regex must still be checked).
     Prefix(String),
+    /// `.*` or `.+`: every stored (non-empty) value matches unless it holds a newline, which
+    /// `.` does not match.
+    AnyNonEmpty,
     /// No shortcut.
     Scan,
 }
@@ -23,6 +26,9 @@ fn is_quantifier(c: char) -> bool {
 
 /// Analyses an (unanchored as written, anchored when matched) Prometheus regex.
 pub(crate) fn analyze(pattern: &str) -> RegexHint {
+    if pattern == ".*" || pattern == ".+" {
+        return RegexHint::AnyNonEmpty;
+    }
     if !pattern.chars().any(|c| is_meta(c) && c != '|') {
         return RegexHint::Literals(pattern.split('|').map(str::to_string).collect());
     }
@@ -73,5 +79,7 @@ mod tests {
         assert_eq!(analyze("(?i)foo"), RegexHint::Scan);
         assert_eq!(analyze("foo.*|bar"), RegexHint::Scan);
         assert_eq!(analyze("a\\.b"), RegexHint::Prefix("a".into()));
+        assert_eq!(analyze(".*"), RegexHint::AnyNonEmpty);
+        assert_eq!(analyze(".+"), RegexHint::AnyNonEmpty);
     }
 }
