@@ -7,6 +7,10 @@ use neocortex::load::{parse_command_line, to_yaml, Invocation};
 use neocortex::{app, config};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the push path allocates many small strings; it is markedly faster there than glibc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let invocation = match parse_command_line(std::env::args().skip(1)) {
         Ok(invocation) => invocation,

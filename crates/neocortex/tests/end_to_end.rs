@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 use neocortex_proto::prometheus::{label_matcher, LabelMatcher, Query, ReadRequest, ReadResponse};
-use neocortex_testkit::http::{remote_write_request, send};
+use neocortex_testkit::http::{remote_write_request, remote_write_request_with_content_type, send};
 use neocortex_testkit::remote_write::{encode_write_request, now_ms, snappy_compress, RawSeries};
 use neocortex_testkit::{
     eventually, NeocortexProcess, PrometheusOptions, PrometheusProcess, RemoteWriteTarget, VmagentOptions,
@@ -243,10 +243,13 @@ async fn bad_input_is_refused_while_accepted_data_stays_readable() -> anyhow::Re
     assert_eq!(status, 400, "not protobuf: {body}");
 
     // Cortex ignores the content type of a remote-write 1.0 body; one naming remote write 2.0 is refused.
-    let (status, body) = send(with_tenant(valid_body.clone()).header("Content-Type", "text/plain")).await?;
+    let with_content_type = |body: Vec<u8>, content_type: &str| {
+        remote_write_request_with_content_type(&client, &url, body, content_type).header("X-Scope-OrgID", tenant)
+    };
+    let (status, body) = send(with_content_type(valid_body.clone(), "text/plain")).await?;
     assert_eq!(status, 200, "content type text/plain: {body}");
     let remote_write_v2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
-    let (status, body) = send(with_tenant(valid_body).header("Content-Type", remote_write_v2)).await?;
+    let (status, body) = send(with_content_type(valid_body, remote_write_v2)).await?;
     assert_eq!(status, 400, "remote write 2.0 content type: {body}");
 
     let oversized: Vec<RawSeries> = (0..4_000)
