@@ -83,6 +83,22 @@ pub(super) fn eval_call(
             let last = steps.end;
             let value_at_end =
                 |s: &StepSeries| s.points.last().filter(|p| p.timestamp_ms == last).map(|p| p.value);
+            if input.len() <= GO_INSERTION_SORT_MAX {
+                // Go sorts short slices by insertion sort with Prometheus's NaN-first `Less`,
+                // which also fixes the order of ties and NaNs; replay it exactly.
+                let values: Vec<f64> = input.iter().map(|s| value_at_end(s).unwrap_or(f64::NAN)).collect();
+                let mut order: Vec<usize> = (0..input.len()).collect();
+                let less = |i: f64, j: f64| j.is_nan() || if descending { j < i } else { j > i };
+                for i in 1..order.len() {
+                    let mut j = i;
+                    while j > 0 && less(values[order[j]], values[order[j - 1]]) {
+                        order.swap(j, j - 1);
+                        j -= 1;
+                    }
+                }
+                let mut slots: Vec<Option<StepSeries>> = input.into_iter().map(Some).collect();
+                return Ok(Val::Vector(order.into_iter().filter_map(|i| slots[i].take()).collect()));
+            }
             input.sort_by(|a, b| {
                 let (a, b) = (value_at_end(a).unwrap_or(f64::NAN), value_at_end(b).unwrap_or(f64::NAN));
                 sort_order(a, b, descending)
@@ -161,6 +177,9 @@ pub(super) fn eval_call(
         }
     }
 }
+
+/// Go's `sort.Sort` uses insertion sort up to this many elements.
+const GO_INSERTION_SORT_MAX: usize = 12;
 
 fn step_of(steps: &Steps, t: i64) -> usize {
     ((t - steps.start) / steps.step) as usize
