@@ -169,6 +169,13 @@ const QUERIES: &[&str] = &[
     "http_requests_total + on(job) http_requests_total",
     "label_replace(http_requests_total, \"code\", \"\", \"\", \"\")",
     "topk(NaN, temp_celsius)",
+    "sort(temp_celsius / 0 * 0)",
+    "sum_over_time(rate(http_requests_total[5m])[10m:1m] @ 1700004000)",
+    "min_over_time(sum by (code) (http_requests_total)[20m:3m] offset 7m)",
+    "sum by (instance) (http_requests_total) > on(instance) group_right(code) http_requests_total",
+    "count_values without (instance) (\"v\", round(rate(http_requests_total[5m])))",
+    "absent(temp_celsius{room=\"x\", job=\"y\"})",
+    "year(vector(1700005000)) + day_of_year(vector(1700005000)) + days_in_month(vector(1700005000))",
 ];
 
 fn free_port() -> u16 {
