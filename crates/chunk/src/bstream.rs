@@ -171,19 +171,31 @@ impl<'a> BitReader<'a> {
         if end > self.data.len() * 8 {
             return None;
         }
-        let mut value: u64 = 0;
-        let mut needed = count;
-        while needed > 0 {
-            let byte = self.data[self.position / 8];
-            let offset = (self.position % 8) as u32;
-            let available = 8 - offset;
-            let take = available.min(needed);
-            let byte_bits = (u32::from(byte) >> (available - take)) & ((1u32 << take) - 1);
-            value = (value << take) | u64::from(byte_bits);
-            needed -= take;
-            self.position += take as usize;
+        if count > 56 {
+            // A 64-bit window holds at most 57 bits past an unaligned start; split the read.
+            let high = self.read_bits(count - 32)?;
+            let low = self.read_bits(32)?;
+            return Some((high << 32) | low);
         }
-        Some(value)
+        if count == 0 {
+            return Some(0);
+        }
+        let offset = (self.position % 8) as u32;
+        let window = self.window_at(self.position / 8);
+        self.position = end;
+        Some((window << offset) >> (64 - count))
+    }
+
+    /// Eight bytes from `byte_index` as a big-endian word, zero-padded past the end.
+    fn window_at(&self, byte_index: usize) -> u64 {
+        let available = &self.data[byte_index.min(self.data.len())..];
+        match available.first_chunk::<8>() {
+            Some(word) => u64::from_be_bytes(*word),
+            None => available
+                .iter()
+                .enumerate()
+                .fold(0u64, |word, (index, &byte)| word | (u64::from(byte) << (56 - 8 * index))),
+        }
     }
 
     /// Reads one whole byte from the bit position.
