@@ -343,4 +343,43 @@ mod tests {
         running.shutdown();
         running.wait().await.unwrap();
     }
+
+    #[tokio::test]
+    async fn runtime_config_overrides_reload_without_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runtime.yaml");
+        std::fs::write(&path, "overrides:\n  team-a:\n    ingestion_rate: 0\n    ingestion_burst_size: 0\n")
+            .unwrap();
+        let mut config = test_config(true);
+        config.runtime_config.file = path.display().to_string();
+        config.runtime_config.period =
+            neocortex_core::duration::GoDuration(std::time::Duration::from_millis(100));
+        let running = start(config).await.unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let client = reqwest::Client::new();
+        let push = |tenant: &'static str, timestamp_ms: i64| {
+            client
+                .post(format!("{base}/api/v1/push"))
+                .header("X-Scope-OrgID", tenant)
+                .body(write_body("limited", timestamp_ms))
+                .send()
+        };
+        let started = now_ms();
+        assert_eq!(push("team-a", started).await.unwrap().status(), 429);
+        assert_eq!(push("team-b", started).await.unwrap().status(), 200);
+
+        std::fs::write(&path, "overrides: {}\n").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut status = 429;
+        while std::time::Instant::now() < deadline {
+            status = push("team-a", now_ms()).await.unwrap().status().as_u16();
+            if status == 200 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, 200, "the override was not reloaded");
+        running.shutdown();
+        running.wait().await.unwrap();
+    }
 }

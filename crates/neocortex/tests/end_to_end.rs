@@ -244,7 +244,8 @@ async fn bad_input_is_refused_while_accepted_data_stays_readable() -> anyhow::Re
 
     // Cortex ignores the content type of a remote-write 1.0 body; one naming remote write 2.0 is refused.
     let with_content_type = |body: Vec<u8>, content_type: &str| {
-        remote_write_request_with_content_type(&client, &url, body, content_type).header("X-Scope-OrgID", tenant)
+        remote_write_request_with_content_type(&client, &url, body, content_type)
+            .header("X-Scope-OrgID", tenant)
     };
     let (status, body) = send(with_content_type(valid_body.clone(), "text/plain")).await?;
     assert_eq!(status, 200, "content type text/plain: {body}");
