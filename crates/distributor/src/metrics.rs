@@ -59,42 +59,42 @@ impl DistributorMetrics {
         };
         registry.register(
             "cortex_distributor_requests_in",
-            "The total number of requests that have come in to the distributor, including rejected or deduped requests.",
+            "The total number of requests that have come in to the distributor, including rejected or deduped requests",
             metrics.requests_in.clone(),
         );
         registry.register(
             "cortex_distributor_samples_in",
-            "The total number of samples that have come in to the distributor, including rejected or deduped samples.",
+            "The total number of samples that have come in to the distributor, including rejected or deduped samples",
             metrics.samples_in.clone(),
         );
         registry.register(
             "cortex_distributor_metadata_in",
-            "The total number of metadata the have come in to the distributor, including rejected.",
+            "The total number of metadata the have come in to the distributor, including rejected",
             metrics.metadata_in.clone(),
         );
         registry.register(
             "cortex_distributor_received_samples",
-            "The total number of received samples, excluding rejected and deduped samples.",
+            "The total number of received samples, excluding rejected and deduped samples",
             metrics.received_samples.clone(),
         );
         registry.register(
             "cortex_distributor_received_metadata",
-            "The total number of received metadata, excluding rejected.",
+            "The total number of received metadata, excluding rejected",
             metrics.received_metadata.clone(),
         );
         registry.register(
             "cortex_distributor_latest_seen_sample_timestamp_seconds",
-            "Unix timestamp of latest received sample per user.",
+            "Unix timestamp of latest received sample per user",
             metrics.latest_seen_sample_timestamp.clone(),
         );
         registry.register(
             "cortex_discarded_metadata",
-            "The total number of metadata that were discarded.",
+            "The total number of metadata that were discarded",
             metrics.discarded_metadata.clone(),
         );
         registry.register(
             "cortex_distributor_inflight_push_requests",
-            "Current number of inflight push requests in distributor.",
+            "Current number of inflight push requests in distributor",
             metrics.inflight_push_requests.clone(),
         );
         metrics
