@@ -59,6 +59,13 @@ impl BitWriter {
         self.buf.capacity()
     }
 
+    /// Makes the buffer's capacity at least `total` bytes, exactly.
+    pub(crate) fn reserve_total(&mut self, total: usize) {
+        if total > self.buf.capacity() {
+            self.buf.reserve_exact(total - self.buf.len());
+        }
+    }
+
     /// Drops spare capacity (used when a chunk is complete).
     pub(crate) fn shrink_to_fit(&mut self) {
         self.buf.shrink_to_fit();

@@ -145,6 +145,20 @@ impl XorChunk {
         self.stream.capacity()
     }
 
+    /// Reserves room for `total_samples` samples in all, extrapolating from the bytes used by
+    /// the samples so far (plus an eighth), so a chunk that will be cut at a known count grows
+    /// its buffer once instead of many times.
+    pub fn reserve_for_samples(&mut self, total_samples: usize) {
+        let appended = self.num_samples();
+        if appended == 0 || total_samples <= appended {
+            return;
+        }
+        let used = self.bytes().len();
+        let expected = used * total_samples / appended;
+        let target = expected + expected / 8 + 8;
+        self.stream.reserve_total(target);
+    }
+
     /// Releases spare buffer capacity, e.g. once the chunk is complete.
     pub fn shrink_to_fit(&mut self) {
         self.stream.shrink_to_fit();
@@ -548,6 +562,21 @@ mod tests {
             }
             assert_eq!(resumed.bytes(), encode(&samples).bytes(), "split at {split}");
         }
+    }
+
+    #[test]
+    fn reserve_for_samples_extrapolates_once() {
+        let mut chunk = XorChunk::new();
+        for i in 0..16 {
+            chunk.append(i * 15_000, (i * 7) as f64).expect("room");
+        }
+        chunk.reserve_for_samples(120);
+        let reserved = chunk.heap_bytes();
+        assert!(reserved >= chunk.bytes().len() * 120 / 16, "reserved {reserved}");
+        for i in 16..120 {
+            chunk.append(i * 15_000, (i * 7) as f64).expect("room");
+        }
+        assert_eq!(chunk.heap_bytes(), reserved, "no regrowth for a steady series");
     }
 
     #[test]

@@ -7,6 +7,9 @@ use neocortex_core::Sample;
 /// Samples per chunk before a new one is cut, as in Prometheus's head.
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
+/// After this many samples a head chunk sizes its buffer for the whole chunk.
+const SAMPLES_BEFORE_SIZING: usize = 16;
+
 /// A complete chunk kept in memory until it is flushed to the chunk store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClosedChunk {
@@ -81,6 +84,9 @@ impl SeriesData {
         }
         self.last_timestamp_ms = timestamp_ms;
         self.last_value = value;
+        if head.num_samples() == SAMPLES_BEFORE_SIZING {
+            head.reserve_for_samples(SAMPLES_PER_CHUNK);
+        }
         if head.num_samples() >= SAMPLES_PER_CHUNK {
             self.close_head();
         }
