@@ -4,12 +4,23 @@
 use reqwest::RequestBuilder;
 
 /// A POST of `body` to `url` with the remote-write headers (snappy, protobuf, version 0.1.0);
-/// tests add a tenant, auth or change headers on the returned builder.
+/// tests add a tenant or auth on the returned builder. (Adding a header that is already set adds
+/// a second value; use [`remote_write_request_with_content_type`] to send another content type.)
 pub fn remote_write_request(client: &reqwest::Client, url: &str, body: Vec<u8>) -> RequestBuilder {
+    remote_write_request_with_content_type(client, url, body, "application/x-protobuf")
+}
+
+/// Like [`remote_write_request`] with `content_type` as the only `Content-Type`.
+pub fn remote_write_request_with_content_type(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> RequestBuilder {
     client
         .post(url)
         .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
+        .header("Content-Type", content_type)
         .header("X-Prometheus-Remote-Write-Version", "0.1.0")
         .body(body)
 }
