@@ -193,44 +193,40 @@ impl TenantDb {
         &self.metadata
     }
 
-    /// Stores the samples of a batch of series, creating series as needed. Series are handled
-    /// shard by shard under one read lock per shard, in two passes: the first reads every
-    /// series' table entry and labels (independent loads the CPU overlaps), the second appends,
-    /// finding those cache lines warm. Samples of a series listed twice keep their order.
-    pub(crate) fn push_batch(
-        &self,
-        batch: &[PushSeries],
-        context: &PushContext<'_>,
-        outcome: &mut PushOutcome,
-    ) {
-        let mut keyed: Vec<(u64, u32)> = batch
-            .iter()
-            .enumerate()
-            .filter(|(_, series)| !series.samples.is_empty())
-            .map(|(position, series)| (hash_labels(&series.labels), position as u32))
-            .collect();
-        // Stable: a series listed twice stays in request order.
-        keyed.sort_by_key(|&(hash, _)| shard_of(hash));
+    /// Stores the samples of a batch of series, creating series as needed.
+    ///
+    /// Series go in request order, a small window at a time: hash the window's labels, read
+    /// each series' table entry and first label (independent loads the CPU overlaps instead of
+    /// waiting for one cache miss after another), then look up and append, finding those lines
+    /// and the window's request strings still in cache. Series not found are created at the
+    /// end, in request order, so limits refuse the same series Cortex would.
+    pub(crate) fn push_batch(&self, batch: &[PushSeries], context: &PushContext<'_>, outcome: &mut PushOutcome) {
+        const WINDOW: usize = 16;
         let mut missing: Vec<(u64, u32)> = Vec::new();
-        let mut warm: Vec<u64> = Vec::new();
-        for group in keyed.chunk_by(|a, b| shard_of(a.0) == shard_of(b.0)) {
-            let shard = self.shards[shard_of(group[0].0)].read();
-            warm.clear();
-            warm.extend(group.iter().map(|&(hash, _)| shard.touch(hash)));
-            for &(hash, position) in group {
-                let series = &batch[position as usize];
+        let mut hashes = [0u64; WINDOW];
+        for (window_index, window) in batch.chunks(WINDOW).enumerate() {
+            let first_position = window_index * WINDOW;
+            for (hash, series) in hashes.iter_mut().zip(window) {
+                *hash = hash_labels(&series.labels);
+            }
+            let hashes = &hashes[..window.len()];
+            for &hash in hashes {
+                let warm = self.shards[shard_of(hash)].read().touch(hash);
+                outcome.warm_checksum ^= warm;
+            }
+            for (offset, (&hash, series)) in hashes.iter().zip(window).enumerate() {
+                if series.samples.is_empty() {
+                    continue;
+                }
+                let position = (first_position + offset) as u32;
                 outcome.position = position;
+                let shard = self.shards[shard_of(hash)].read();
                 match shard.find(hash, &series.labels, &self.interner) {
-                    Some(slot) => {
-                        append_samples(&mut shard.series[slot as usize].data.lock(), series, outcome)
-                    }
+                    Some(slot) => append_samples(&mut shard.series[slot as usize].data.lock(), series, outcome),
                     None => missing.push((hash, position)),
                 }
             }
-            outcome.warm_checksum ^= warm.iter().fold(0, |acc, word| acc ^ word);
         }
-        // Create in request order, so limits refuse the same series Cortex would.
-        missing.sort_by_key(|&(_, position)| position);
         for (hash, position) in missing {
             outcome.position = position;
             self.create_and_append(hash, shard_of(hash), &batch[position as usize], context, outcome);
