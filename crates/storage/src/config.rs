@@ -1,0 +1,115 @@
+//! The `storage:` section: which engine runs and where the local backends keep their files.
+//!
+//! Our embedded index is redb, configured under `redb:`; Cortex's `boltdb:` key is accepted as
+//! an alias so Cortex config files keep working (the directory then holds `index.redb`, not
+//! BoltDB files). Chunks on the local disk go under `filesystem:` as in Cortex.
+
+use neocortex_core::{ConfigOption, ConfigSection};
+
+/// Where the embedded index keeps its database.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedbConfig {
+    /// Directory of the index database file.
+    pub directory: String,
+}
+
+impl Default for RedbConfig {
+    fn default() -> Self {
+        Self { directory: "./data/index".to_string() }
+    }
+}
+
+/// Where filesystem chunk objects live.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesystemConfig {
+    /// Directory of the chunk objects.
+    pub directory: String,
+}
+
+impl Default for FilesystemConfig {
+    fn default() -> Self {
+        Self { directory: "./data/chunks".to_string() }
+    }
+}
+
+/// The `storage:` section (Cortex's `storage_config`, for what we implement).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// The storage engine; only `chunks` is implemented.
+    pub engine: String,
+    /// The embedded index (`boltdb:` accepted as an alias).
+    #[serde(alias = "boltdb")]
+    pub redb: RedbConfig,
+    /// Chunks on the local filesystem.
+    pub filesystem: FilesystemConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { engine: "chunks".to_string(), redb: RedbConfig::default(), filesystem: FilesystemConfig::default() }
+    }
+}
+
+const STORAGE_OPTIONS: &[ConfigOption] = &[
+    ConfigOption {
+        key: "engine",
+        flag: "store.engine",
+        help: "The storage engine to use: chunks (blocks is not implemented yet).",
+    },
+    ConfigOption {
+        key: "redb.directory",
+        flag: "redb.dir",
+        help: "Directory of the embedded redb index (the `boltdb` key is accepted as an alias).",
+    },
+    ConfigOption {
+        key: "filesystem.directory",
+        flag: "local.chunk-directory",
+        help: "Directory to store chunks in.",
+    },
+];
+
+impl ConfigSection for StorageConfig {
+    fn options() -> &'static [ConfigOption] {
+        STORAGE_OPTIONS
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.engine != "chunks" {
+            return Err(format!("unsupported storage engine {:?} in storage.engine: only chunks", self.engine));
+        }
+        if self.redb.directory.is_empty() {
+            return Err("storage.redb.directory must not be empty".to_string());
+        }
+        if self.filesystem.directory.is_empty() {
+            return Err("storage.filesystem.directory must not be empty".to_string());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cortex_boltdb_key_is_an_alias() {
+        let yaml = "engine: chunks\nboltdb: {directory: /tmp/idx}\nfilesystem: {directory: /tmp/chunks}\n";
+        let config: StorageConfig = serde_norway::from_str(yaml).unwrap();
+        assert_eq!(config.redb.directory, "/tmp/idx");
+        assert_eq!(config.filesystem.directory, "/tmp/chunks");
+        assert!(config.validate().is_ok());
+        let redb: StorageConfig = serde_norway::from_str("redb: {directory: /x}").unwrap();
+        assert_eq!(redb.redb.directory, "/x");
+        assert_eq!(redb.engine, "chunks");
+    }
+
+    #[test]
+    fn validation() {
+        let blocks = StorageConfig { engine: "blocks".into(), ..Default::default() };
+        assert!(blocks.validate().unwrap_err().contains("storage.engine"));
+        assert!(serde_norway::from_str::<StorageConfig>("s3: {}").is_err());
+    }
+}

@@ -1,0 +1,39 @@
+//! The index client: a table of (hash key, range key) → value rows, written in batches and read
+//! by hash key with optional range-key and value conditions, plus table management for the
+//! table manager. Backends: `memory` (tests), `redb` (the embedded default).
+
+pub mod conformance;
+pub mod memory;
+#[cfg(feature = "local")]
+pub mod redb;
+
+use async_trait::async_trait;
+
+use crate::error::StorageError;
+use crate::schema::entries::{IndexEntry, IndexQuery, IndexRow};
+
+/// A store of index rows grouped in named tables.
+///
+/// Contract (checked by [`conformance::run_index_client_suite`]):
+/// - writing a row whose table does not exist creates the table;
+/// - writing an existing (table, hash, range) row again replaces its value;
+/// - a query returns the matching rows of its hash key sorted by range key; a query on a
+///   missing table returns no rows;
+/// - `delete_table` of a missing table succeeds; `list_tables` is sorted.
+#[async_trait]
+pub trait IndexClient: Send + Sync {
+    /// Writes every entry; all or nothing where the backend allows it.
+    async fn batch_write(&self, entries: Vec<IndexEntry>) -> Result<(), StorageError>;
+
+    /// Runs each query; the result has one row list per query, in query order.
+    async fn query(&self, queries: Vec<IndexQuery>) -> Result<Vec<Vec<IndexRow>>, StorageError>;
+
+    /// Creates a table (no-op if it exists).
+    async fn create_table(&self, name: &str) -> Result<(), StorageError>;
+
+    /// Deletes a table and all its rows.
+    async fn delete_table(&self, name: &str) -> Result<(), StorageError>;
+
+    /// Names of all tables, sorted.
+    async fn list_tables(&self) -> Result<Vec<String>, StorageError>;
+}

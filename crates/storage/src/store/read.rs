@@ -1,0 +1,281 @@
+//! The read path: matchers → series ids (per bucket, intersected across matchers) → chunk keys
+//! → objects (fetched concurrently, checksum verified) → samples merged per series.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+use neocortex_chunk::XorIter;
+use neocortex_core::matcher::matches_all;
+use neocortex_core::{Labels, MatchOp, Matcher, Sample, Series, TenantId, METRIC_NAME};
+
+use crate::chunk_key::ChunkRef;
+use crate::error::{StorageError, QUERY_MUST_CONTAIN_METRIC_NAME};
+use crate::object_format::{self, ChunkObject};
+use crate::schema::config::Bucket;
+use crate::schema::entries::{parse_row, IndexQuery, IndexSchema, ParsedRow};
+use crate::store::ChunkStore;
+
+/// The metric name of an equality matcher on `__name__`, which every store read needs.
+fn metric_name(matchers: &[Matcher]) -> Option<&str> {
+    matchers.iter().find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal).map(|m| m.value.as_str())
+}
+
+impl ChunkStore {
+    /// The series matching every matcher with their samples in `[start_ms, end_ms]`, sorted by
+    /// labels, identical samples from overlapping chunks removed. Fails with Cortex's "query
+    /// must contain metric name" when no `__name__="…"` matcher is given.
+    pub async fn select(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        let Some(name) = metric_name(matchers) else {
+            return Err(StorageError::BadQuery(QUERY_MUST_CONTAIN_METRIC_NAME.to_string()));
+        };
+        let objects = self.fetch_matching(tenant, start_ms, end_ms, name, matchers).await?;
+        let mut by_series: BTreeMap<Labels, Vec<Vec<u8>>> = BTreeMap::new();
+        for object in objects {
+            by_series.entry(object.labels).or_default().push(object.chunk);
+        }
+        let mut result = Vec::with_capacity(by_series.len());
+        for (labels, chunks) in by_series {
+            let samples = merge_chunks(&chunks, start_ms, end_ms)?;
+            if !samples.is_empty() {
+                result.push(Series { labels, samples });
+            }
+        }
+        Ok(result)
+    }
+
+    /// Label sets of the series matching every matcher with chunks overlapping the range.
+    /// Without a metric-name matcher the store cannot enumerate series and answers nothing
+    /// (the ingesters answer such metadata queries).
+    pub async fn series(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let Some(name) = metric_name(matchers) else {
+            return Ok(Vec::new());
+        };
+        let objects = self.fetch_matching(tenant, start_ms, end_ms, name, matchers).await?;
+        let unique: BTreeSet<Labels> = objects.into_iter().map(|object| object.labels).collect();
+        Ok(unique.into_iter().collect())
+    }
+
+    /// Label names of the matching series, sorted and unique.
+    pub async fn label_names(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let series = self.series(tenant, start_ms, end_ms, matchers).await?;
+        let names: BTreeSet<String> = series.iter().flat_map(|labels| labels.iter().map(|l| l.name.clone())).collect();
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` over the matching series, sorted and unique.
+    pub async fn label_values(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let series = self.series(tenant, start_ms, end_ms, matchers).await?;
+        let values: BTreeSet<String> =
+            series.iter().filter_map(|labels| labels.get(name)).filter(|v| !v.is_empty()).map(str::to_string).collect();
+        Ok(values.into_iter().collect())
+    }
+
+    /// The chunk keys of matching series overlapping the range, sorted and unique.
+    pub async fn chunk_refs(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        metric_name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<ChunkRef>, StorageError> {
+        let user = tenant.as_str();
+        // Matchers that accept an empty value cannot be answered by the index (a series lacking
+        // the label has no row); they are applied to the fetched chunks' labels instead.
+        let index_matchers: Vec<&Matcher> =
+            matchers.iter().filter(|m| m.name != METRIC_NAME && !m.matches_empty()).collect();
+        let mut keys = BTreeSet::new();
+        for slice in self.schema.periods_in_range(start_ms, end_ms) {
+            let schema = IndexSchema::for_period(slice.period);
+            let buckets = slice.period.daily_buckets(slice.from_ms, slice.through_ms, user);
+            let series_ids = self.lookup_series(&schema, &buckets, metric_name, &index_matchers).await?;
+            let queries: Vec<IndexQuery> = series_ids
+                .iter()
+                .flat_map(|id| buckets.iter().map(|bucket| schema.chunks_for_series_query(bucket, id)))
+                .collect();
+            for rows in self.index.query(queries).await? {
+                for row in rows {
+                    if let ParsedRow::Chunk { chunk_key } = parse_row(&row.range_value, &row.value)? {
+                        keys.insert(String::from_utf8_lossy(chunk_key).into_owned());
+                    }
+                }
+            }
+        }
+        let mut refs = Vec::with_capacity(keys.len());
+        for key in keys {
+            let chunk = ChunkRef::parse(user, &key)?;
+            if chunk.overlaps(start_ms, end_ms) {
+                refs.push(chunk);
+            }
+        }
+        Ok(refs)
+    }
+
+    /// Series ids of one period: the union over buckets of each matcher's ids, intersected
+    /// across matchers (every series of the metric when there is no matcher).
+    async fn lookup_series(
+        &self,
+        schema: &IndexSchema,
+        buckets: &[Bucket],
+        metric_name: &str,
+        matchers: &[&Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        if matchers.is_empty() {
+            let queries = buckets.iter().flat_map(|b| schema.metric_queries(b, metric_name)).collect();
+            return self.series_ids_from(queries, None).await.map(|ids| ids.into_iter().collect());
+        }
+        let mut result: Option<HashSet<String>> = None;
+        for matcher in matchers {
+            let queries: Vec<IndexQuery> = buckets
+                .iter()
+                .flat_map(|bucket| match matcher.op {
+                    MatchOp::Equal => schema.metric_label_value_queries(bucket, metric_name, &matcher.name, &matcher.value),
+                    _ => schema.metric_label_queries(bucket, metric_name, &matcher.name),
+                })
+                .collect();
+            let ids = self.series_ids_from(queries, Some(matcher)).await?;
+            result = Some(match result {
+                None => ids,
+                Some(previous) => previous.intersection(&ids).cloned().collect(),
+            });
+            if result.as_ref().is_some_and(HashSet::is_empty) {
+                break;
+            }
+        }
+        let mut ids: Vec<String> = result.unwrap_or_default().into_iter().collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn series_ids_from(
+        &self,
+        queries: Vec<IndexQuery>,
+        matcher: Option<&Matcher>,
+    ) -> Result<HashSet<String>, StorageError> {
+        let mut ids = HashSet::new();
+        for rows in self.index.query(queries).await? {
+            for row in rows {
+                let ParsedRow::Series { series_id, label_value } = parse_row(&row.range_value, &row.value)? else {
+                    continue;
+                };
+                if let (Some(matcher), Some(value)) = (matcher, label_value) {
+                    if !matcher.matches(&String::from_utf8_lossy(value)) {
+                        continue;
+                    }
+                }
+                ids.insert(String::from_utf8_lossy(series_id).into_owned());
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Fetches, verifies and decodes the objects of matching series, keeping those whose labels
+    /// satisfy every matcher.
+    async fn fetch_matching(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        metric_name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<ChunkObject>, StorageError> {
+        let refs = self.chunk_refs(tenant, start_ms, end_ms, metric_name, matchers).await?;
+        let objects: Vec<ChunkObject> = futures::stream::iter(refs)
+            .map(|chunk| async move { self.fetch_object(&chunk).await })
+            .buffer_unordered(self.object_concurrency)
+            .try_collect()
+            .await?;
+        Ok(objects.into_iter().filter(|object| matches_all(matchers, &object.labels)).collect())
+    }
+
+    async fn fetch_object(&self, chunk: &ChunkRef) -> Result<ChunkObject, StorageError> {
+        let key = chunk.external_key();
+        let data = self.objects.get(&key).await?;
+        let actual = object_format::checksum(&data);
+        if actual != chunk.checksum {
+            return Err(StorageError::corrupt(
+                "chunk object",
+                format!("checksum mismatch for {key}: object has {actual:x}"),
+            ));
+        }
+        object_format::decode(&data)
+    }
+}
+
+/// Decodes the chunks of one series into its samples in `[start_ms, end_ms]`, sorted, with
+/// samples at an already-seen timestamp dropped (overlapping chunks from replicas).
+fn merge_chunks(chunks: &[Vec<u8>], start_ms: i64, end_ms: i64) -> Result<Vec<Sample>, StorageError> {
+    let mut samples = Vec::new();
+    let mut sorted = true;
+    for chunk in chunks {
+        let mut iter = XorIter::new(chunk);
+        let before = samples.len();
+        for (timestamp_ms, value) in iter.by_ref() {
+            if timestamp_ms > end_ms {
+                break;
+            }
+            if timestamp_ms >= start_ms {
+                samples.push(Sample { timestamp_ms, value });
+            }
+        }
+        if let Some(err) = iter.error() {
+            return Err(StorageError::corrupt("chunk", err.to_string()));
+        }
+        if before > 0 && samples.len() > before && samples[before].timestamp_ms <= samples[before - 1].timestamp_ms {
+            sorted = false;
+        }
+    }
+    if !sorted {
+        samples.sort_by_key(|s| s.timestamp_ms);
+        samples.dedup_by_key(|s| s.timestamp_ms);
+    }
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neocortex_chunk::XorChunk;
+
+    fn chunk(samples: &[(i64, f64)]) -> Vec<u8> {
+        let mut chunk = XorChunk::new();
+        for (t, v) in samples {
+            chunk.append(*t, *v).unwrap();
+        }
+        chunk.bytes().to_vec()
+    }
+
+    #[test]
+    fn merge_sorts_and_dedupes_overlaps() {
+        let a = chunk(&[(10, 1.0), (20, 2.0), (30, 3.0)]);
+        let b = chunk(&[(20, 2.0), (25, 2.5), (40, 4.0)]);
+        let merged = merge_chunks(&[b, a], 0, 35).unwrap();
+        let times: Vec<i64> = merged.iter().map(|s| s.timestamp_ms).collect();
+        assert_eq!(times, vec![10, 20, 25, 30]);
+    }
+}

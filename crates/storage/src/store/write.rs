@@ -1,0 +1,119 @@
+//! The write path: chunk objects first, then one batch of index rows, so the index never
+//! points at an object that does not exist.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use neocortex_chunk::XorChunk;
+use neocortex_core::{Labels, TenantId};
+
+use crate::chunk_key::{fingerprint, ChunkRef};
+use crate::error::StorageError;
+use crate::object_format;
+use crate::schema::entries::{series_id, IndexEntry, IndexSchema};
+use crate::store::ChunkStore;
+
+/// One series and the chunks to store for it.
+#[derive(Debug, Clone)]
+pub struct SeriesChunks {
+    /// The series (must have a metric name).
+    pub labels: Labels,
+    /// Its chunks; empty chunks are skipped.
+    pub chunks: Vec<XorChunk>,
+}
+
+/// What a put wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutStats {
+    /// Chunk objects written.
+    pub objects: usize,
+    /// Bytes of those objects.
+    pub object_bytes: usize,
+    /// Index rows written (after dedupe).
+    pub index_rows: usize,
+    /// Bytes of those rows (hash key + range key + value).
+    pub index_bytes: usize,
+}
+
+struct PendingObject {
+    key: String,
+    data: Bytes,
+}
+
+impl ChunkStore {
+    /// Stores one series' chunks.
+    pub async fn put(&self, tenant: &TenantId, labels: &Labels, chunks: &[XorChunk]) -> Result<PutStats, StorageError> {
+        let series = SeriesChunks { labels: labels.clone(), chunks: chunks.to_vec() };
+        self.put_many(tenant, std::slice::from_ref(&series)).await
+    }
+
+    /// Stores the chunks of many series with one index batch.
+    pub async fn put_many(&self, tenant: &TenantId, series: &[SeriesChunks]) -> Result<PutStats, StorageError> {
+        let user = tenant.as_str();
+        let mut objects = Vec::new();
+        let mut label_rows: Vec<(String, Vec<IndexEntry>)> = Vec::new();
+        let mut chunk_rows = Vec::new();
+        for one in series {
+            let metric_name = one.labels.metric_name().filter(|n| !n.is_empty()).ok_or(StorageError::MissingMetricName)?;
+            let id = series_id(&one.labels);
+            let series_fingerprint = fingerprint(&one.labels);
+            for chunk in one.chunks.iter().filter(|c| !c.is_empty()) {
+                let (Some((from_ms, _)), Some((through_ms, _))) = (chunk.iter().next(), chunk.last_sample()) else {
+                    continue;
+                };
+                let data = object_format::encode(&one.labels, chunk.bytes(), self.body_encoding);
+                let chunk_ref = ChunkRef {
+                    user: user.to_string(),
+                    fingerprint: series_fingerprint,
+                    from_ms,
+                    through_ms,
+                    checksum: object_format::checksum(&data),
+                };
+                let key = chunk_ref.external_key();
+                for slice in self.schema.periods_in_range(from_ms, through_ms) {
+                    let schema = IndexSchema::for_period(slice.period);
+                    for bucket in slice.period.daily_buckets(slice.from_ms, slice.through_ms, user) {
+                        let dedupe_key = format!("{}\0{}\0{id}", bucket.table, bucket.hash_key);
+                        label_rows.push((dedupe_key, schema.label_write_entries(&bucket, metric_name, &one.labels, &id)));
+                        chunk_rows.push(schema.chunk_write_entry(&bucket, &id, &key));
+                    }
+                }
+                objects.push(PendingObject { key, data: Bytes::from(data) });
+            }
+        }
+        if objects.is_empty() {
+            return Ok(PutStats::default());
+        }
+
+        let mut stats = PutStats {
+            objects: objects.len(),
+            object_bytes: objects.iter().map(|o| o.data.len()).sum(),
+            ..PutStats::default()
+        };
+        futures::stream::iter(objects)
+            .map(|object| async move { self.objects.put(&object.key, object.data).await })
+            .buffer_unordered(self.object_concurrency)
+            .try_collect::<()>()
+            .await?;
+
+        let dedupe_keys: Vec<String> = label_rows.iter().map(|(key, _)| key.clone()).collect();
+        let missing = self.dedupe.missing(&dedupe_keys).await;
+        let mut seen = HashSet::new();
+        let mut entries = Vec::with_capacity(chunk_rows.len() + label_rows.len() * 8);
+        let mut written_keys = Vec::new();
+        for ((key, rows), must_write) in label_rows.into_iter().zip(missing) {
+            if must_write && seen.insert(key.clone()) {
+                entries.extend(rows);
+                written_keys.push(key);
+            }
+        }
+        entries.extend(chunk_rows);
+        stats.index_rows = entries.len();
+        stats.index_bytes = entries.iter().map(|e| e.hash_value.len() + e.range_value.len() + e.value.len()).sum();
+        self.index.batch_write(entries).await?;
+        self.dedupe.store(&written_keys).await;
+        tracing::debug!(user, objects = stats.objects, index_rows = stats.index_rows, "stored chunks");
+        Ok(stats)
+    }
+}
