@@ -382,4 +382,75 @@ mod tests {
         running.shutdown();
         running.wait().await.unwrap();
     }
+
+    #[tokio::test]
+    async fn promql_query_and_query_range_over_pushed_data() {
+        let running = start(test_config(false)).await.unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let client = reqwest::Client::new();
+        // Samples at t = 1000 s and 1015 s (old data is accepted: reject_old_samples is off).
+        for timestamp_ms in [1_000_000, 1_015_000] {
+            let response = client
+                .post(format!("{base}/api/v1/push"))
+                .body(write_body("m", timestamp_ms))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        let instant = client
+            .get(format!("{base}/prometheus/api/v1/query"))
+            .query(&[("query", "m * 2"), ("time", "1020")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(instant.status(), 200);
+        assert_eq!(
+            instant.text().await.unwrap(),
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"test"},"value":[1020,"3"]}]}}"#
+        );
+        let range = client
+            .post(format!("{base}/prometheus/api/v1/query_range"))
+            .form(&[("query", "m"), ("start", "1000"), ("end", "1015"), ("step", "15s")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            range.text().await.unwrap(),
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"m","job":"test"},"values":[[1000,"1.5"],[1015,"1.5"]]}]}}"#
+        );
+        let bad = client
+            .get(format!("{base}/prometheus/api/v1/query"))
+            .query(&[("query", "sum(")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+        let body = bad.text().await.unwrap();
+        assert!(
+            body.starts_with(r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error"#),
+            "{body}"
+        );
+        let too_many_points = client
+            .get(format!("{base}/prometheus/api/v1/query_range"))
+            .query(&[("query", "m"), ("start", "0"), ("end", "11000"), ("step", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(too_many_points.status(), 400);
+        let with_stats = client
+            .get(format!("{base}/prometheus/api/v1/query"))
+            .query(&[("query", "m"), ("time", "1020"), ("stats", "all")])
+            .send()
+            .await
+            .unwrap();
+        let body = with_stats.text().await.unwrap();
+        assert!(
+            body.contains(r#""stats":{"timings":{"evalTotalTime":"#)
+                && body.contains(r#""totalQueryableSamples":2"#),
+            "{body}"
+        );
+        running.shutdown();
+        running.wait().await.unwrap();
+    }
 }
