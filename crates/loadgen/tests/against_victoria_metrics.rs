@@ -41,7 +41,8 @@ async fn victoria_metrics_receives_every_series_and_sample() -> anyhow::Result<(
         (body["data"][0].as_u64() == Some(2_000)).then_some(())
     })
     .await?;
-    let samples_url = format!("{}/api/v1/query?query=sum(count_over_time({{job=%22node%22}}[1h]))", victoria.url());
+    let samples_url =
+        format!("{}/api/v1/query?query=sum(count_over_time({{job=%22node%22}}[1h]))", victoria.url());
     eventually("victoria-metrics to count 12000 samples", Duration::from_secs(30), || async {
         let (_, body) = get_json(&client, &samples_url, None).await.ok()?;
         (body["data"]["result"][0]["value"][1] == "12000").then_some(())
