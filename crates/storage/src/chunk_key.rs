@@ -66,7 +66,10 @@ impl ChunkRef {
             return Err(invalid());
         }
         if key_user != user {
-            return Err(StorageError::corrupt("chunk key", format!("chunk {key:?} does not belong to {user:?}")));
+            return Err(StorageError::corrupt(
+                "chunk key",
+                format!("chunk {key:?} does not belong to {user:?}"),
+            ));
         }
         let mut parts = rest.split(':');
         let (Some(fp), Some(from), Some(through), Some(checksum), None) =

@@ -49,7 +49,11 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { engine: "chunks".to_string(), redb: RedbConfig::default(), filesystem: FilesystemConfig::default() }
+        Self {
+            engine: "chunks".to_string(),
+            redb: RedbConfig::default(),
+            filesystem: FilesystemConfig::default(),
+        }
     }
 }
 
@@ -78,7 +82,10 @@ impl ConfigSection for StorageConfig {
 
     fn validate(&self) -> Result<(), String> {
         if self.engine != "chunks" {
-            return Err(format!("unsupported storage engine {:?} in storage.engine: only chunks", self.engine));
+            return Err(format!(
+                "unsupported storage engine {:?} in storage.engine: only chunks",
+                self.engine
+            ));
         }
         if self.redb.directory.is_empty() {
             return Err("storage.redb.directory must not be empty".to_string());

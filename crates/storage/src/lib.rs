@@ -45,7 +45,10 @@ mod local {
 
     /// The local default: the index in redb under `storage.redb.directory` and chunks under
     /// `storage.filesystem.directory`, for every period of `schema`.
-    pub fn open_local_store(storage: &StorageConfig, schema: SchemaConfig) -> Result<ChunkStore, StorageError> {
+    pub fn open_local_store(
+        storage: &StorageConfig,
+        schema: SchemaConfig,
+    ) -> Result<ChunkStore, StorageError> {
         let index = RedbIndexClient::open(Path::new(&storage.redb.directory))?;
         let objects = FilesystemObjectClient::open(Path::new(&storage.filesystem.directory))?;
         Ok(ChunkStore::new(schema, Arc::new(index), Arc::new(objects)))

@@ -113,20 +113,30 @@ async fn check_reads(store: Arc<ChunkStore>, tenant: &TenantId) {
         .await
         .unwrap();
     assert_eq!(around.len(), 1);
-    let want: Vec<Sample> =
-        expected[1].samples.iter().filter(|s| s.timestamp_ms >= from && s.timestamp_ms <= to).copied().collect();
+    let want: Vec<Sample> = expected[1]
+        .samples
+        .iter()
+        .filter(|s| s.timestamp_ms >= from && s.timestamp_ms <= to)
+        .copied()
+        .collect();
     assert_eq!(around[0].samples, want);
     assert_eq!(around[0].samples.len(), 61);
 
     // Regex, negative and empty-value matchers.
     let regex = Matcher::new(MatchOp::RegexMatch, "instance", "a:.*|c:9100").unwrap();
-    let selected = store.select(tenant, START_MS, end, &[name("node_memory_free_bytes"), regex]).await.unwrap();
-    assert_eq!(selected.iter().map(|s| s.labels.get("instance").unwrap()).collect::<Vec<_>>(), ["a:9100", "c:9100"]);
+    let selected =
+        store.select(tenant, START_MS, end, &[name("node_memory_free_bytes"), regex]).await.unwrap();
+    assert_eq!(
+        selected.iter().map(|s| s.labels.get("instance").unwrap()).collect::<Vec<_>>(),
+        ["a:9100", "c:9100"]
+    );
     let not_a = Matcher::new(MatchOp::NotEqual, "instance", "a:9100").unwrap();
-    let selected = store.select(tenant, START_MS, end, &[name("node_memory_free_bytes"), not_a]).await.unwrap();
+    let selected =
+        store.select(tenant, START_MS, end, &[name("node_memory_free_bytes"), not_a]).await.unwrap();
     assert_eq!(selected.len(), 2);
     let no_zone = Matcher::equal("zone", "");
-    let selected = store.select(tenant, START_MS, end, &[name("node_cpu_seconds_total"), no_zone]).await.unwrap();
+    let selected =
+        store.select(tenant, START_MS, end, &[name("node_cpu_seconds_total"), no_zone]).await.unwrap();
     assert_eq!(selected.len(), 2, "zone=\"\" keeps the series without a zone");
     let no_job = [name("node_cpu_seconds_total"), Matcher::equal("job", "x")];
     assert!(store.select(tenant, START_MS, end, &no_job).await.unwrap().is_empty());
@@ -142,7 +152,8 @@ async fn check_reads(store: Arc<ChunkStore>, tenant: &TenantId) {
     assert_eq!(err.message, "query must contain metric name");
     let names = view.label_names(hints(START_MS, end), &[name("node_cpu_seconds_total")]).await.unwrap();
     assert_eq!(names, ["__name__", "instance", "job", "zone"]);
-    let values = view.label_values(hints(START_MS, end), "instance", &[name("node_cpu_seconds_total")]).await.unwrap();
+    let values =
+        view.label_values(hints(START_MS, end), "instance", &[name("node_cpu_seconds_total")]).await.unwrap();
     assert_eq!(values, ["a:9100", "b:9100", "c:9100"]);
     let series = view.series(hints(boundary + 1, end), &[name("node_memory_free_bytes")]).await.unwrap();
     assert_eq!(series, expected[3..].iter().map(|s| s.labels.clone()).collect::<Vec<_>>());
@@ -194,9 +205,13 @@ async fn corrupt_object_is_an_error_not_a_panic() {
     let labels = series_labels().remove(0);
     store.put(&tenant, &labels, &chunks_of(&samples_of(0)[..10])).await.unwrap();
     let keys = neocortex_storage::ObjectClient::list(objects.as_ref(), "team-a").await.unwrap();
-    neocortex_storage::ObjectClient::put(objects.as_ref(), &keys[0], bytes::Bytes::from_static(b"NCCK\x01\x00junk"))
-        .await
-        .unwrap();
+    neocortex_storage::ObjectClient::put(
+        objects.as_ref(),
+        &keys[0],
+        bytes::Bytes::from_static(b"NCCK\x01\x00junk"),
+    )
+    .await
+    .unwrap();
     let err = store
         .select(&tenant, START_MS, START_MS + DAY_MS, &[Matcher::equal("__name__", "node_cpu_seconds_total")])
         .await
@@ -207,7 +222,8 @@ async fn corrupt_object_is_an_error_not_a_panic() {
 #[tokio::test]
 async fn series_without_metric_name_is_refused() {
     let schema = SchemaConfig::from_yaml(SCHEMA).unwrap();
-    let store = ChunkStore::new(schema, Arc::new(MemoryIndexClient::new()), Arc::new(MemoryObjectClient::new()));
+    let store =
+        ChunkStore::new(schema, Arc::new(MemoryIndexClient::new()), Arc::new(MemoryObjectClient::new()));
     let tenant = TenantId::new("team-a").unwrap();
     let labels = Labels::from_pairs([("job", "node")]);
     let err = store.put(&tenant, &labels, &chunks_of(&samples_of(0)[..10])).await.unwrap_err();

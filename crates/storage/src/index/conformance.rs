@@ -5,7 +5,12 @@ use crate::index::IndexClient;
 use crate::schema::entries::{IndexEntry, IndexQuery, IndexRow};
 
 fn entry(table: &str, hash: &str, range: &[u8], value: &[u8]) -> IndexEntry {
-    IndexEntry { table: table.into(), hash_value: hash.into(), range_value: range.to_vec(), value: value.to_vec() }
+    IndexEntry {
+        table: table.into(),
+        hash_value: hash.into(),
+        range_value: range.to_vec(),
+        value: value.to_vec(),
+    }
 }
 
 fn query(table: &str, hash: &str) -> IndexQuery {

@@ -38,7 +38,11 @@ pub async fn run_object_client_suite(client: &dyn ObjectClient) {
         "a prefix is a path: team-a does not list team-ab"
     );
     assert_eq!(client.list("team-a/").await.expect("list").len(), 2, "a trailing slash is the same path");
-    assert_eq!(client.list("team*c").await.expect("list"), vec![keys[3].to_string()], "keys come back as put");
+    assert_eq!(
+        client.list("team*c").await.expect("list"),
+        vec![keys[3].to_string()],
+        "keys come back as put"
+    );
     assert!(client.list("nobody").await.expect("list").is_empty());
 
     client.put(keys[0], Bytes::from_static(b"replaced")).await.expect("overwrite");
@@ -50,5 +54,8 @@ pub async fn run_object_client_suite(client: &dyn ObjectClient) {
     client.delete(keys[1]).await.expect("delete");
     client.delete(keys[1]).await.expect("deleting a missing object succeeds");
     assert!(matches!(client.get(keys[1]).await, Err(StorageError::NotFound(_))));
-    assert_eq!(client.list("team-a").await.expect("list"), vec![keys[0].to_string(), "team-a/empty:0:0:0".into()]);
+    assert_eq!(
+        client.list("team-a").await.expect("list"),
+        vec![keys[0].to_string(), "team-a/empty:0:0:0".into()]
+    );
 }

@@ -63,7 +63,10 @@ fn percent_decode(text: &str) -> String {
 #[async_trait]
 impl ObjectClient for FilesystemObjectClient {
     async fn put(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
-        self.store.put(&ObjectPath::from(key), PutPayload::from(data)).await.map_err(|err| fs_error(err, key))?;
+        self.store
+            .put(&ObjectPath::from(key), PutPayload::from(data))
+            .await
+            .map_err(|err| fs_error(err, key))?;
         Ok(())
     }
 

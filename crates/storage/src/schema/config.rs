@@ -18,8 +18,18 @@ pub const DEFAULT_ROW_SHARDS: u32 = 16;
 
 /// Index stores a period may name. `redb` is our embedded index; `boltdb` (Cortex's embedded
 /// index) is accepted as its alias so Cortex schema files work unchanged.
-pub const INDEX_STORES: &[&str] =
-    &["redb", "boltdb", "inmemory", "aws", "aws-dynamo", "bigtable", "bigtable-hashed", "gcp", "gcp-columnkey", "cassandra"];
+pub const INDEX_STORES: &[&str] = &[
+    "redb",
+    "boltdb",
+    "inmemory",
+    "aws",
+    "aws-dynamo",
+    "bigtable",
+    "bigtable-hashed",
+    "gcp",
+    "gcp-columnkey",
+    "cassandra",
+];
 
 /// Object stores a period may name; empty means "the same as `store`".
 pub const OBJECT_STORES: &[&str] = &[
@@ -197,7 +207,10 @@ impl PeriodConfig {
             return Err(format!("unknown index store {:?} in the period from {}", self.store, self.from));
         }
         if !self.object_store.is_empty() && !OBJECT_STORES.contains(&self.object_store.as_str()) {
-            return Err(format!("unknown object store {:?} in the period from {}", self.object_store, self.from));
+            return Err(format!(
+                "unknown object store {:?} in the period from {}",
+                self.object_store, self.from
+            ));
         }
         if TABLE_BASED_OBJECT_STORES.contains(&self.object_store_name()) && self.chunks.prefix.is_empty() {
             return Err("schema config for chunks is missing the 'prefix' setting".to_string());

@@ -328,7 +328,12 @@ impl IndexSchema {
     }
 
     /// Queries for every series of a metric having label `label_name`, with its values.
-    pub fn metric_label_queries(&self, bucket: &Bucket, metric_name: &str, label_name: &str) -> Vec<IndexQuery> {
+    pub fn metric_label_queries(
+        &self,
+        bucket: &Bucket,
+        metric_name: &str,
+        label_name: &str,
+    ) -> Vec<IndexQuery> {
         self.all_shard_prefixes()
             .into_iter()
             .map(|shard| IndexQuery {
@@ -401,7 +406,12 @@ mod tests {
     }
 
     fn row(hash: &str, range: &[&[u8]], value: &[u8]) -> IndexEntry {
-        IndexEntry { table: "index_2609".into(), hash_value: hash.into(), range_value: range.concat(), value: value.to_vec() }
+        IndexEntry {
+            table: "index_2609".into(),
+            hash_value: hash.into(),
+            range_value: range.concat(),
+            value: value.to_vec(),
+        }
     }
 
     fn written(version: &str) -> Vec<IndexEntry> {
@@ -432,9 +442,17 @@ mod tests {
     fn golden_v9_rows() {
         let expected = vec![
             row("team-a:d18263:up", &[sid(), b"\0\0\0", b"7\0"], b"-"),
-            row("team-a:d18263:up:instance", &[HASH_INSTANCE.as_bytes(), b"\0", sid(), b"\0\0", b"8\0"], b"a:9100"),
+            row(
+                "team-a:d18263:up:instance",
+                &[HASH_INSTANCE.as_bytes(), b"\0", sid(), b"\0\0", b"8\0"],
+                b"a:9100",
+            ),
             row("team-a:d18263:up:job", &[HASH_NODE.as_bytes(), b"\0", sid(), b"\0\0", b"8\0"], b"node"),
-            row(&format!("team-a:d18263:{SERIES_ID}"), &[b"05265bff\0\0", CHUNK_KEY.as_bytes(), b"\0", b"3\0"], b""),
+            row(
+                &format!("team-a:d18263:{SERIES_ID}"),
+                &[b"05265bff\0\0", CHUNK_KEY.as_bytes(), b"\0", b"3\0"],
+                b"",
+            ),
         ];
         assert_eq!(written("v9"), expected);
     }
@@ -444,9 +462,17 @@ mod tests {
         // The first four bytes of the series id ("QRd8") big endian, modulo 16, is shard 8.
         let expected = vec![
             row("08:team-a:d18263:up", &[sid(), b"\0\0\0", b"7\0"], b"-"),
-            row("08:team-a:d18263:up:instance", &[HASH_INSTANCE.as_bytes(), b"\0", sid(), b"\0\0", b"8\0"], b"a:9100"),
+            row(
+                "08:team-a:d18263:up:instance",
+                &[HASH_INSTANCE.as_bytes(), b"\0", sid(), b"\0\0", b"8\0"],
+                b"a:9100",
+            ),
             row("08:team-a:d18263:up:job", &[HASH_NODE.as_bytes(), b"\0", sid(), b"\0\0", b"8\0"], b"node"),
-            row(&format!("team-a:d18263:{SERIES_ID}"), &[b"05265bff\0\0", CHUNK_KEY.as_bytes(), b"\0", b"3\0"], b"-"),
+            row(
+                &format!("team-a:d18263:{SERIES_ID}"),
+                &[b"05265bff\0\0", CHUNK_KEY.as_bytes(), b"\0", b"3\0"],
+                b"-",
+            ),
         ];
         assert_eq!(written("v10"), expected);
     }

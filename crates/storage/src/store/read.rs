@@ -76,7 +76,8 @@ impl ChunkStore {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
         let series = self.series(tenant, start_ms, end_ms, matchers).await?;
-        let names: BTreeSet<String> = series.iter().flat_map(|labels| labels.iter().map(|l| l.name.clone())).collect();
+        let names: BTreeSet<String> =
+            series.iter().flat_map(|labels| labels.iter().map(|l| l.name.clone())).collect();
         Ok(names.into_iter().collect())
     }
 
@@ -90,8 +91,12 @@ impl ChunkStore {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
         let series = self.series(tenant, start_ms, end_ms, matchers).await?;
-        let values: BTreeSet<String> =
-            series.iter().filter_map(|labels| labels.get(name)).filter(|v| !v.is_empty()).map(str::to_string).collect();
+        let values: BTreeSet<String> = series
+            .iter()
+            .filter_map(|labels| labels.get(name))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect();
         Ok(values.into_iter().collect())
     }
 
@@ -154,7 +159,9 @@ impl ChunkStore {
             let queries: Vec<IndexQuery> = buckets
                 .iter()
                 .flat_map(|bucket| match matcher.op {
-                    MatchOp::Equal => schema.metric_label_value_queries(bucket, metric_name, &matcher.name, &matcher.value),
+                    MatchOp::Equal => {
+                        schema.metric_label_value_queries(bucket, metric_name, &matcher.name, &matcher.value)
+                    }
                     _ => schema.metric_label_queries(bucket, metric_name, &matcher.name),
                 })
                 .collect();
@@ -180,7 +187,8 @@ impl ChunkStore {
         let mut ids = HashSet::new();
         for rows in self.index.query(queries).await? {
             for row in rows {
-                let ParsedRow::Series { series_id, label_value } = parse_row(&row.range_value, &row.value)? else {
+                let ParsedRow::Series { series_id, label_value } = parse_row(&row.range_value, &row.value)?
+                else {
                     continue;
                 };
                 if let (Some(matcher), Some(value)) = (matcher, label_value) {
@@ -246,7 +254,10 @@ fn merge_chunks(chunks: &[Vec<u8>], start_ms: i64, end_ms: i64) -> Result<Vec<Sa
         if let Some(err) = iter.error() {
             return Err(StorageError::corrupt("chunk", err.to_string()));
         }
-        if before > 0 && samples.len() > before && samples[before].timestamp_ms <= samples[before - 1].timestamp_ms {
+        if before > 0
+            && samples.len() > before
+            && samples[before].timestamp_ms <= samples[before - 1].timestamp_ms
+        {
             sorted = false;
         }
     }

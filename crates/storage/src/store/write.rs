@@ -43,23 +43,34 @@ struct PendingObject {
 
 impl ChunkStore {
     /// Stores one series' chunks.
-    pub async fn put(&self, tenant: &TenantId, labels: &Labels, chunks: &[XorChunk]) -> Result<PutStats, StorageError> {
+    pub async fn put(
+        &self,
+        tenant: &TenantId,
+        labels: &Labels,
+        chunks: &[XorChunk],
+    ) -> Result<PutStats, StorageError> {
         let series = SeriesChunks { labels: labels.clone(), chunks: chunks.to_vec() };
         self.put_many(tenant, std::slice::from_ref(&series)).await
     }
 
     /// Stores the chunks of many series with one index batch.
-    pub async fn put_many(&self, tenant: &TenantId, series: &[SeriesChunks]) -> Result<PutStats, StorageError> {
+    pub async fn put_many(
+        &self,
+        tenant: &TenantId,
+        series: &[SeriesChunks],
+    ) -> Result<PutStats, StorageError> {
         let user = tenant.as_str();
         let mut objects = Vec::new();
         let mut label_rows: Vec<(String, Vec<IndexEntry>)> = Vec::new();
         let mut chunk_rows = Vec::new();
         for one in series {
-            let metric_name = one.labels.metric_name().filter(|n| !n.is_empty()).ok_or(StorageError::MissingMetricName)?;
+            let metric_name =
+                one.labels.metric_name().filter(|n| !n.is_empty()).ok_or(StorageError::MissingMetricName)?;
             let id = series_id(&one.labels);
             let series_fingerprint = fingerprint(&one.labels);
             for chunk in one.chunks.iter().filter(|c| !c.is_empty()) {
-                let (Some((from_ms, _)), Some((through_ms, _))) = (chunk.iter().next(), chunk.last_sample()) else {
+                let (Some((from_ms, _)), Some((through_ms, _))) = (chunk.iter().next(), chunk.last_sample())
+                else {
                     continue;
                 };
                 let data = object_format::encode(&one.labels, chunk.bytes(), self.body_encoding);
@@ -75,7 +86,10 @@ impl ChunkStore {
                     let schema = IndexSchema::for_period(slice.period);
                     for bucket in slice.period.daily_buckets(slice.from_ms, slice.through_ms, user) {
                         let dedupe_key = format!("{}\0{}\0{id}", bucket.table, bucket.hash_key);
-                        label_rows.push((dedupe_key, schema.label_write_entries(&bucket, metric_name, &one.labels, &id)));
+                        label_rows.push((
+                            dedupe_key,
+                            schema.label_write_entries(&bucket, metric_name, &one.labels, &id),
+                        ));
                         chunk_rows.push(schema.chunk_write_entry(&bucket, &id, &key));
                     }
                 }
@@ -110,7 +124,8 @@ impl ChunkStore {
         }
         entries.extend(chunk_rows);
         stats.index_rows = entries.len();
-        stats.index_bytes = entries.iter().map(|e| e.hash_value.len() + e.range_value.len() + e.value.len()).sum();
+        stats.index_bytes =
+            entries.iter().map(|e| e.hash_value.len() + e.range_value.len() + e.value.len()).sum();
         self.index.batch_write(entries).await?;
         self.dedupe.store(&written_keys).await;
         tracing::debug!(user, objects = stats.objects, index_rows = stats.index_rows, "stored chunks");
