@@ -200,7 +200,12 @@ impl TenantDb {
     /// waiting for one cache miss after another), then look up and append, finding those lines
     /// and the window's request strings still in cache. Series not found are created at the
     /// end, in request order, so limits refuse the same series Cortex would.
-    pub(crate) fn push_batch(&self, batch: &[PushSeries], context: &PushContext<'_>, outcome: &mut PushOutcome) {
+    pub(crate) fn push_batch(
+        &self,
+        batch: &[PushSeries],
+        context: &PushContext<'_>,
+        outcome: &mut PushOutcome,
+    ) {
         const WINDOW: usize = 16;
         let mut missing: Vec<(u64, u32)> = Vec::new();
         let mut hashes = [0u64; WINDOW];
@@ -222,7 +227,9 @@ impl TenantDb {
                 outcome.position = position;
                 let shard = self.shards[shard_of(hash)].read();
                 match shard.find(hash, &series.labels, &self.interner) {
-                    Some(slot) => append_samples(&mut shard.series[slot as usize].data.lock(), series, outcome),
+                    Some(slot) => {
+                        append_samples(&mut shard.series[slot as usize].data.lock(), series, outcome)
+                    }
                     None => missing.push((hash, position)),
                 }
             }
