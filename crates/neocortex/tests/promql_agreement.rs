@@ -792,14 +792,16 @@ async fn promql_answers_agree_with_prometheus() -> anyhow::Result<()> {
 
     let queries = queries();
     let params = all_params();
+    let prometheus_api = prometheus.api_url();
+    let neocortex_api = neocortex.prometheus_api_url();
     let (mut equal, mut non_empty_answers) = (0usize, 0usize);
     let mut differences = String::new();
     let mut different = 0usize;
     for query in &queries {
         for one in &params {
             let (expected, actual) = tokio::join!(
-                run_query(&client, &prometheus.api_url(), query, *one),
-                run_query(&client, &neocortex.prometheus_api_url(), query, *one),
+                run_query(&client, &prometheus_api, query, *one),
+                run_query(&client, &neocortex_api, query, *one),
             );
             let (expected_body, expected) = expected?;
             let (actual_body, actual) = actual?;
@@ -845,4 +847,48 @@ fn truncate(text: &str) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+#[test]
+fn comparison_tolerates_rounding_and_nan_but_not_real_differences() {
+    assert!(values_agree("NaN", "NaN"));
+    assert!(values_agree("1.0000000001", "1"));
+    assert!(values_agree("1e-17", "0"));
+    assert!(!values_agree("1.001", "1"));
+    assert!(!values_agree("NaN", "0"));
+    assert!(!values_agree("+Inf", "1e308"));
+
+    let vector = |labels: &[(&str, &str)], value: &str| {
+        let body = serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": labels.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+             "value": [1_700_000_000.5, value]}]}});
+        parse_answer(&body).expect("valid answer")
+    };
+    let reference = vector(&[("room", "hall")], "20.5");
+    assert!(answers_agree(&reference, &vector(&[("room", "hall")], "20.5"), false));
+    assert!(!answers_agree(&reference, &vector(&[("room", "attic")], "20.5"), false));
+    assert!(!answers_agree(&reference, &vector(&[("room", "hall")], "21"), false));
+    let error = |error_type: &str| {
+        parse_answer(&serde_json::json!({"status": "error", "errorType": error_type, "error": "x"}))
+            .expect("valid answer")
+    };
+    assert!(answers_agree(&error("bad_data"), &error("bad_data"), false));
+    assert!(!answers_agree(&error("bad_data"), &error("execution"), false));
+    assert!(!answers_agree(&error("bad_data"), &reference, false));
+}
+
+#[test]
+fn generated_data_has_resets_gaps_nan_and_staleness_markers() {
+    let data = dataset();
+    let samples: Vec<f64> =
+        data.iter().flat_map(|series| series.samples.iter().map(|(_, value)| *value)).collect();
+    assert!(samples.iter().any(|value| value.to_bits() == STALE_NAN_BITS));
+    assert!(samples.iter().any(|value| value.is_nan() && value.to_bits() != STALE_NAN_BITS));
+    let counter_resets = data
+        .iter()
+        .filter(|series| series.labels[0].1 == "nc_requests_total")
+        .flat_map(|series| series.samples.windows(2).filter(|pair| pair[1].1 < pair[0].1))
+        .count();
+    assert!(counter_resets > 0);
+    assert!(queries().len() >= 300);
 }
