@@ -27,16 +27,16 @@ pub async fn run_index_client_suite(client: &dyn IndexClient) {
 
     // Writes create tables; rows come back sorted by range key, only for their own hash key.
     let written = vec![
-        entry("t_2", "user:d1:up", b"c\0\0\0007\0", b"-"),
-        entry("t_2", "user:d1:up", b"a\0\0\0007\0", b"-"),
-        entry("t_2", "user:d1:up", b"b\0\0\0007\0", b"-"),
-        entry("t_2", "user:d1:upx", b"z\0", b"-"),
-        entry("t_2", "user:d1:u", b"y\0", b"-"),
-        entry("t_1", "user:d1:up", b"q\0", b"other table"),
-        entry("t_2", "user:d1:up:job", b"hash1\0s1\0\0008\0", b"node"),
-        entry("t_2", "user:d1:up:job", b"hash1\0s2\0\0008\0", b"node"),
-        entry("t_2", "user:d1:up:job", b"hash2\0s3\0\0008\0", b"api"),
-        entry("t_2", "user:d1:up:job", b"hash12\0s4\0\0008\0", b"other"),
+        entry("t_2", "user:d1:up", b"c\x00\x00\x00007\x00", b"-"),
+        entry("t_2", "user:d1:up", b"a\x00\x00\x00007\x00", b"-"),
+        entry("t_2", "user:d1:up", b"b\x00\x00\x00007\x00", b"-"),
+        entry("t_2", "user:d1:upx", b"z\x00", b"-"),
+        entry("t_2", "user:d1:u", b"y\x00", b"-"),
+        entry("t_1", "user:d1:up", b"q\x00", b"other table"),
+        entry("t_2", "user:d1:up:job", b"hash1\x00s1\x00\x00008\x00", b"node"),
+        entry("t_2", "user:d1:up:job", b"hash1\x00s2\x00\x00008\x00", b"node"),
+        entry("t_2", "user:d1:up:job", b"hash2\x00s3\x00\x00008\x00", b"api"),
+        entry("t_2", "user:d1:up:job", b"hash12\x00s4\x00\x00008\x00", b"other"),
     ];
     client.batch_write(written).await.expect("batch_write");
     assert_eq!(client.list_tables().await.expect("list_tables"), vec!["t_1".to_string(), "t_2".to_string()]);
@@ -48,31 +48,31 @@ pub async fn run_index_client_suite(client: &dyn IndexClient) {
     assert_eq!(results.len(), 3, "one result per query");
     assert_eq!(
         ranges(&results[0]),
-        vec![&b"a\0\0\0007\0"[..], b"b\0\0\0007\0", b"c\0\0\0007\0"],
+        vec![&b"a\x00\x00\x00007\x00"[..], b"b\x00\x00\x00007\x00", b"c\x00\x00\x00007\x00"],
         "rows of one hash key, sorted, without neighbouring hash keys"
     );
-    assert_eq!(results[1], vec![IndexRow { range_value: b"q\0".to_vec(), value: b"other table".to_vec() }]);
+    assert_eq!(results[1], vec![IndexRow { range_value: b"q\x00".to_vec(), value: b"other table".to_vec() }]);
     assert!(results[2].is_empty(), "a missing table has no rows");
 
     // Range-key prefix, range-key start and value-equality filters.
     let mut by_prefix = query("t_2", "user:d1:up:job");
-    by_prefix.range_value_prefix = Some(b"hash1\0".to_vec());
+    by_prefix.range_value_prefix = Some(b"hash1\x00".to_vec());
     let mut by_start = query("t_2", "user:d1:up:job");
-    by_start.range_value_start = Some(b"hash12\0".to_vec());
+    by_start.range_value_start = Some(b"hash12\x00".to_vec());
     let mut by_value = query("t_2", "user:d1:up:job");
-    by_value.range_value_start = Some(b"hash1\0".to_vec());
+    by_value.range_value_start = Some(b"hash1\x00".to_vec());
     by_value.value_equal = Some(b"node".to_vec());
     let mut nothing = query("t_2", "user:d1:up:job");
-    nothing.range_value_prefix = Some(b"hash9\0".to_vec());
+    nothing.range_value_prefix = Some(b"hash9\x00".to_vec());
     let results = client.query(vec![by_prefix, by_start, by_value, nothing]).await.expect("query");
     assert_eq!(
         ranges(&results[0]),
-        vec![&b"hash1\0s1\0\0008\0"[..], b"hash1\0s2\0\0008\0"],
+        vec![&b"hash1\x00s1\x00\x00008\x00"[..], b"hash1\x00s2\x00\x00008\x00"],
         "prefix keeps only range keys starting with it"
     );
     assert_eq!(
         ranges(&results[1]),
-        vec![&b"hash12\0s4\0\0008\0"[..], b"hash2\0s3\0\0008\0"],
+        vec![&b"hash12\x00s4\x00\x00008\x00"[..], b"hash2\x00s3\x00\x00008\x00"],
         "start keeps range keys at or after it"
     );
     assert_eq!(results[2].len(), 2, "value filter keeps equal values only");
@@ -80,9 +80,9 @@ pub async fn run_index_client_suite(client: &dyn IndexClient) {
     assert!(results[3].is_empty());
 
     // Rewriting a row replaces its value; it is not duplicated.
-    client.batch_write(vec![entry("t_1", "user:d1:up", b"q\0", b"new")]).await.expect("rewrite");
+    client.batch_write(vec![entry("t_1", "user:d1:up", b"q\x00", b"new")]).await.expect("rewrite");
     let results = client.query(vec![query("t_1", "user:d1:up")]).await.expect("query");
-    assert_eq!(results[0], vec![IndexRow { range_value: b"q\0".to_vec(), value: b"new".to_vec() }]);
+    assert_eq!(results[0], vec![IndexRow { range_value: b"q\x00".to_vec(), value: b"new".to_vec() }]);
 
     // Binary range keys with 0xff bytes and empty values.
     client.batch_write(vec![entry("t_1", "bin", &[0xff, 0x00, 0x01], b"")]).await.expect("binary write");
@@ -101,7 +101,7 @@ pub async fn run_index_client_suite(client: &dyn IndexClient) {
 
     // A large batch (more rows than any backend's single request) lands completely.
     let many: Vec<IndexEntry> =
-        (0..3000u32).map(|i| entry("t_big", "row", format!("{i:06}\0").as_bytes(), b"-")).collect();
+        (0..3000u32).map(|i| entry("t_big", "row", format!("{i:06}\x00").as_bytes(), b"-")).collect();
     client.batch_write(many).await.expect("large batch");
     let results = client.query(vec![query("t_big", "row")]).await.expect("query");
     assert_eq!(results[0].len(), 3000);

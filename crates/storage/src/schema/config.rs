@@ -135,6 +135,18 @@ impl PeriodicTableConfig {
     pub fn table_for_period(&self, period_number: i64) -> String {
         format!("{}{period_number}", self.prefix)
     }
+
+    /// The names of the tables covering `[from_ms, through_ms]`, oldest first (what the table
+    /// manager creates for that span; a single table when the period is 0).
+    pub fn tables_between(&self, from_ms: i64, through_ms: i64) -> Vec<String> {
+        let period_secs = self.period.0.as_secs() as i64;
+        if period_secs == 0 {
+            return vec![self.prefix.clone()];
+        }
+        let first = from_ms.div_euclid(1000) / period_secs;
+        let last = through_ms.div_euclid(1000) / period_secs;
+        (first..=last).map(|number| self.table_for_period(number)).collect()
+    }
 }
 
 /// One period of the schema: from its `from` day until the next period's.
@@ -421,6 +433,9 @@ configs:
         assert_eq!(non_periodic.table_for(day("2020-01-01")), "single");
         assert_eq!(config.chunk_table_for(day("2020-01-16")).unwrap(), "chunks_2611");
         assert!(config.chunk_table_for(0).is_err());
+        let week_ms = 604_800_000;
+        assert_eq!(v9.index.tables_between(2608 * week_ms, 2610 * week_ms - 1), ["index_2608", "index_2609"]);
+        assert_eq!(non_periodic.tables_between(0, 10 * week_ms), ["single"]);
     }
 
     #[test]
