@@ -22,5 +22,7 @@ pub fn count_discarded(metric: &DiscardedSamples, reason: &str, tenant: &str, co
     if count == 0 {
         return;
     }
-    metric.get_or_create(&DiscardLabels { reason: reason.to_string(), user: tenant.to_string() }).inc_by(count);
+    metric
+        .get_or_create(&DiscardLabels { reason: reason.to_string(), user: tenant.to_string() })
+        .inc_by(count);
 }
