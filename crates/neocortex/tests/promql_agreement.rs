@@ -576,6 +576,11 @@ fn all_params() -> Vec<QueryParams> {
         START_MS,
         START_MS + 4_907_000,
         START_MS + 9_060_000,
+        // A NaN sample of the attic, the staleness marker of `nc_flaky{instance="a:80"}`, and a
+        // fractional time just after it.
+        slot_ms(388),
+        slot_ms(300),
+        slot_ms(301) + 500,
         END_MS,
         END_MS + 290_000,
         END_MS + 310_000,
@@ -593,6 +598,9 @@ fn all_params() -> Vec<QueryParams> {
         end_ms: END_MS + 600_000,
         step_ms: 37_000,
     });
+    // Parameter errors: end before start, and more than 11,000 points per series.
+    params.push(QueryParams::Range { start_ms: END_MS, end_ms: START_MS, step_ms: 60_000 });
+    params.push(QueryParams::Range { start_ms: START_MS, end_ms: END_MS, step_ms: 1_000 });
     params
 }
 
