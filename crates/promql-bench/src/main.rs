@@ -155,7 +155,7 @@ async fn load(
             result??;
         }
         sent += 1;
-        if sent % 50 == 0 {
+        if sent.is_multiple_of(50) {
             eprintln!("loaded {sent} requests ({:.0?})", started.elapsed());
         }
     }
