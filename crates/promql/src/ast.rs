@@ -365,34 +365,7 @@ impl Expr {
 
 /// Formats a millisecond duration the way Prometheus prints it (`1h30m`, `500ms`).
 pub fn format_duration(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    let mut rest = ms.unsigned_abs();
-    if ms < 0 {
-        out.push('-');
-    }
-    for (unit, size) in [
-        ("y", 365 * 86_400_000u64),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-    ] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    if rest >= 1000 {
-        out.push_str(&format!("{}s", rest / 1000));
-        rest %= 1000;
-    }
-    if rest > 0 {
-        out.push_str(&format!("{rest}ms"));
-    }
-    out
+    neocortex_core::duration::format_prometheus_duration_ms(ms)
 }
 
 fn write_label_list(f: &mut fmt::Formatter<'_>, labels: &[String]) -> fmt::Result {

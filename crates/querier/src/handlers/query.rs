@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
-use neocortex_core::{ErrorCode, Limits, Queryable};
-use neocortex_promql::{Engine, PromqlError, QueryStats, QueryValue};
+use neocortex_core::{ErrorCode, Limits, Queryable, TenantId};
+use neocortex_promql::{Engine, Expr, PromqlError, QueryStats, QueryValue};
 
 use crate::form::FormParams;
 use crate::query_params::{instant_query_params, range_query_params};
@@ -125,18 +125,17 @@ pub(crate) async fn instant_query(
     if apply_time_limits(&limits, query.time_ms, query.time_ms, now)?.is_none() {
         return Ok(respond(&empty_result(true), None));
     }
-    let engine = engine_for(&state, query.timeout_nanos);
-    let queryable: Arc<dyn Queryable> = state.read().source().queryable(&tenant);
-    let handle = tokio::runtime::Handle::current();
-    let text = query.query.clone();
     let time_ms = query.time_ms;
-    let (value, stats, queue_time) = evaluate(&state, move || {
-        let expr = neocortex_promql::parse(&text)?;
-        handle.block_on(engine.instant_query_expr(queryable.as_ref(), &expr, time_ms))
-    })
-    .await?;
-    let stats = (!query.stats.is_empty()).then(|| (stats, queue_time, started.elapsed()));
-    Ok(respond(&value, stats))
+    run_query(
+        &state,
+        &tenant,
+        query.query,
+        query.timeout_nanos,
+        &query.stats,
+        started,
+        move |engine, queryable, expr| handle_block_on(engine.instant_query_expr(queryable, expr, time_ms)),
+    )
+    .await
 }
 
 pub(crate) async fn range_query(
@@ -163,17 +162,46 @@ pub(crate) async fn range_query(
     if start_ms > query.end_ms {
         return Ok(respond(&empty_result(false), None));
     }
-    let engine = engine_for(&state, query.timeout_nanos);
-    let queryable: Arc<dyn Queryable> = state.read().source().queryable(&tenant);
-    let handle = tokio::runtime::Handle::current();
-    let text = query.query.clone();
     let end_ms = query.end_ms;
-    let (value, stats, queue_time) = evaluate(&state, move || {
+    run_query(
+        &state,
+        &tenant,
+        query.query,
+        query.timeout_nanos,
+        &query.stats,
+        started,
+        move |engine, queryable, expr| {
+            handle_block_on(engine.range_query_expr(queryable, expr, start_ms, end_ms, step_ms))
+        },
+    )
+    .await
+}
+
+/// Runs a future to completion on the runtime this blocking thread was spawned from.
+fn handle_block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Handle::current().block_on(future)
+}
+
+/// Parses and evaluates one query for `tenant` off the async workers, then renders the answer.
+async fn run_query(
+    state: &QueryApiState,
+    tenant: &TenantId,
+    text: String,
+    timeout_nanos: Option<i64>,
+    stats_param: &str,
+    started: Instant,
+    evaluate_expr: impl FnOnce(&Engine, &dyn Queryable, &Expr) -> Result<(QueryValue, QueryStats), PromqlError>
+        + Send
+        + 'static,
+) -> Result<ApiResponse, ApiError> {
+    let engine = engine_for(state, timeout_nanos);
+    let queryable: Arc<dyn Queryable> = state.read().source().queryable(tenant);
+    let (value, stats, queue_time) = evaluate(state, move || {
         let expr = neocortex_promql::parse(&text)?;
-        handle.block_on(engine.range_query_expr(queryable.as_ref(), &expr, start_ms, end_ms, step_ms))
+        evaluate_expr(&engine, queryable.as_ref(), &expr)
     })
     .await?;
-    let stats = (!query.stats.is_empty()).then(|| (stats, queue_time, started.elapsed()));
+    let stats = (!stats_param.is_empty()).then(|| (stats, queue_time, started.elapsed()));
     Ok(respond(&value, stats))
 }
 
