@@ -16,4 +16,10 @@ if [ "${#need_packages[@]}" -gt 0 ]; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/neocortex-target}"
-exec cargo test --workspace --release "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --release "$@" 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary (the last cargo line is often an empty doc-test run).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "workspace: %d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
