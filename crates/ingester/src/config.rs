@@ -1,7 +1,10 @@
 //! The `ingester:` configuration section (the options implemented so far).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
+use neocortex_core::duration::GoDuration;
 use neocortex_core::{ConfigOption, ConfigSection};
 
 /// Limits of one ingester process, across all tenants (Cortex's `instance_limits`).
@@ -16,14 +19,87 @@ pub struct InstanceLimits {
     pub max_inflight_push_requests: u64,
 }
 
+/// The write-ahead log and its checkpoints (Cortex's `ingester.walconfig`).
+///
+/// Unlike Cortex 1.10 (WAL off by default) the WAL is on by default: the single-process default
+/// must not lose acknowledged samples on a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalConfig {
+    /// Write every accepted sample to the WAL before acknowledging the push.
+    pub wal_enabled: bool,
+    /// Replay the WAL (checkpoint + segments) on start.
+    pub recover_from_wal: bool,
+    /// Directory of the WAL segments and checkpoints.
+    pub wal_dir: String,
+    /// Write checkpoints so the WAL can be truncated.
+    pub checkpoint_enabled: bool,
+    /// Interval between checkpoints.
+    pub checkpoint_duration: GoDuration,
+    /// Flush all chunks to the store on shutdown even though the WAL is enabled.
+    pub flush_on_shutdown_with_wal_enabled: bool,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        Self {
+            wal_enabled: true,
+            recover_from_wal: true,
+            wal_dir: "./data/wal".to_string(),
+            checkpoint_enabled: true,
+            checkpoint_duration: GoDuration(Duration::from_secs(30 * 60)),
+            flush_on_shutdown_with_wal_enabled: false,
+        }
+    }
+}
+
 /// The `ingester:` section, with Cortex's key names and defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngesterConfig {
     /// Process-wide limits.
     pub instance_limits: InstanceLimits,
     /// Comma-separated metric names exempt from the per-metric series limit.
     pub ignore_series_limit_for_metric_names: String,
+    /// The WAL and checkpoints.
+    pub walconfig: WalConfig,
+    /// How often the flush loop looks for chunks to flush.
+    pub flush_period: GoDuration,
+    /// How long flushed chunks stay in memory (and queryable) after they were flushed.
+    pub retain_period: GoDuration,
+    /// Timeout of one flush to the store.
+    pub flush_op_timeout: GoDuration,
+    /// A series with no sample for this long has its chunks flushed.
+    pub max_chunk_idle: GoDuration,
+    /// A series whose last sample is a staleness marker is flushed after this long idle.
+    pub max_stale_chunk_idle: GoDuration,
+    /// Chunks whose first sample is older than this are flushed.
+    pub max_chunk_age: GoDuration,
+    /// Random jitter subtracted from `max_chunk_age` per series, to spread flushes.
+    pub chunk_age_jitter: GoDuration,
+    /// How many flush queues (and flushing tasks) run at once.
+    pub concurrent_flushes: usize,
+    /// Spread flushes of chunks that reach `max_chunk_age` over the flush period.
+    pub spread_flushes: bool,
+}
+
+impl Default for IngesterConfig {
+    fn default() -> Self {
+        Self {
+            instance_limits: InstanceLimits::default(),
+            ignore_series_limit_for_metric_names: String::new(),
+            walconfig: WalConfig::default(),
+            flush_period: GoDuration(Duration::from_secs(60)),
+            retain_period: GoDuration(Duration::from_secs(5 * 60)),
+            flush_op_timeout: GoDuration(Duration::from_secs(60)),
+            max_chunk_idle: GoDuration(Duration::from_secs(5 * 60)),
+            max_stale_chunk_idle: GoDuration(Duration::from_secs(2 * 60)),
+            max_chunk_age: GoDuration(Duration::from_secs(12 * 3600)),
+            chunk_age_jitter: GoDuration(Duration::ZERO),
+            concurrent_flushes: 50,
+            spread_flushes: true,
+        }
+    }
 }
 
 impl IngesterConfig {
@@ -60,6 +136,61 @@ const INGESTER_OPTIONS: &[ConfigOption] = &[
         key: "ignore_series_limit_for_metric_names",
         flag: "ingester.ignore-series-limit-for-metric-names",
         help: "Comma-separated metric names for which the per-metric series limit is ignored.",
+    },
+    ConfigOption {
+        key: "walconfig.wal_enabled",
+        flag: "ingester.wal-enabled",
+        help: "Write samples to the WAL before acknowledging a push (on by default, unlike Cortex 1.10).",
+    },
+    ConfigOption {
+        key: "walconfig.recover_from_wal",
+        flag: "ingester.recover-from-wal",
+        help: "Recover in-memory series from the WAL (checkpoint and segments) on start.",
+    },
+    ConfigOption { key: "walconfig.wal_dir", flag: "ingester.wal-dir", help: "Directory to store the WAL and checkpoints in." },
+    ConfigOption {
+        key: "walconfig.checkpoint_enabled",
+        flag: "ingester.checkpoint-enabled",
+        help: "Write checkpoints of the in-memory series so the WAL can be truncated.",
+    },
+    ConfigOption {
+        key: "walconfig.checkpoint_duration",
+        flag: "ingester.checkpoint-duration",
+        help: "Interval at which checkpoints are written.",
+    },
+    ConfigOption {
+        key: "walconfig.flush_on_shutdown_with_wal_enabled",
+        flag: "ingester.flush-on-shutdown-with-wal-enabled",
+        help: "Flush all chunks to the store on shutdown even when the WAL is enabled.",
+    },
+    ConfigOption { key: "flush_period", flag: "ingester.flush-period", help: "Period with which to attempt to flush chunks." },
+    ConfigOption {
+        key: "retain_period",
+        flag: "ingester.retain-period",
+        help: "Period chunks will remain in memory after flushing.",
+    },
+    ConfigOption { key: "flush_op_timeout", flag: "ingester.flush-op-timeout", help: "Timeout for individual flush operations." },
+    ConfigOption {
+        key: "max_chunk_idle",
+        flag: "ingester.max-chunk-idle",
+        help: "Maximum chunk idle time before flushing.",
+    },
+    ConfigOption {
+        key: "max_stale_chunk_idle",
+        flag: "ingester.max-stale-chunk-idle",
+        help: "Maximum chunk idle time for chunks terminating in stale markers before flushing. 0 disables it and a stale series is not flushed until the max-chunk-idle timeout is reached.",
+    },
+    ConfigOption { key: "max_chunk_age", flag: "ingester.max-chunk-age", help: "Maximum chunk age before flushing." },
+    ConfigOption {
+        key: "chunk_age_jitter",
+        flag: "ingester.chunk-age-jitter",
+        help: "Range of time to subtract from -ingester.max-chunk-age to spread out flushes.",
+    },
+    ConfigOption { key: "concurrent_flushes", flag: "ingester.concurrent-flushes", help: "Number of concurrent flush queues (and tasks) flushing to the store." },
+    ConfigOption {
+        key: "spread_flushes",
+        flag: "ingester.spread-flushes",
+        help: "If true, spread series flushes across the whole period of -ingester.max-chunk-age.",
     },
 ];
 

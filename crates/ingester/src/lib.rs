@@ -8,6 +8,7 @@
 
 mod config;
 mod errors;
+mod flush_sink;
 mod hash;
 mod ingester;
 mod interner;
@@ -22,11 +23,12 @@ mod tenant;
 #[cfg(test)]
 mod ingester_tests;
 
-pub use config::{IngesterConfig, InstanceLimits};
+pub use config::{IngesterConfig, InstanceLimits, WalConfig};
 pub use errors::{
     IngestError, REASON_NEW_VALUE_FOR_TIMESTAMP, REASON_PER_METRIC_SERIES_LIMIT,
     REASON_PER_USER_SERIES_LIMIT, REASON_SAMPLE_OUT_OF_ORDER,
 };
+pub use flush_sink::{ChunkSink, FlushError, FlushSeries};
 pub use ingester::Ingester;
 pub use metrics::UserLabels;
 pub use series::{ClosedChunk, SAMPLES_PER_CHUNK};

@@ -45,6 +45,16 @@ pub struct StorageConfig {
     pub redb: RedbConfig,
     /// Chunks on the local filesystem.
     pub filesystem: FilesystemConfig,
+    /// DynamoDB and S3.
+    pub aws: crate::aws::AwsConfig,
+    /// Bigtable.
+    pub bigtable: crate::gcp::BigtableConfig,
+    /// Google Cloud Storage.
+    pub gcs: crate::gcp::GcsConfig,
+    /// Azure Blob storage.
+    pub azure: crate::azure::AzureConfig,
+    /// Cassandra (experimental).
+    pub cassandra: crate::cassandra::CassandraConfig,
 }
 
 impl Default for StorageConfig {
@@ -53,6 +63,11 @@ impl Default for StorageConfig {
             engine: "chunks".to_string(),
             redb: RedbConfig::default(),
             filesystem: FilesystemConfig::default(),
+            aws: Default::default(),
+            bigtable: Default::default(),
+            gcs: Default::default(),
+            azure: Default::default(),
+            cassandra: Default::default(),
         }
     }
 }

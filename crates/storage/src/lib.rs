@@ -9,16 +9,25 @@
 //! - `object`: the `ObjectClient` trait, its backends and its conformance suite;
 //! - `object_format`: what a chunk object holds; `chunk_key`: fingerprints and chunk keys;
 //! - `store`: the `ChunkStore` (put, select, metadata) and its tenant-scoped `Queryable`;
-//! - `config`: the `storage:` section.
+//! - `config`: the `storage:` section; `aws`, `gcp`, `azure`, `cassandra`: the cloud backends;
+//! - `cache`: chunk, index-query and write-dedupe caches; `table_client`, `table_manager`:
+//!   periodic table management.
 
+pub mod aws;
+pub mod azure;
+pub mod cache;
+pub mod cassandra;
 pub mod chunk_key;
 pub mod config;
 pub mod error;
+pub mod gcp;
 pub mod index;
 pub mod object;
 pub mod object_format;
 pub mod schema;
 pub mod store;
+pub mod table_client;
+pub mod table_manager;
 
 pub use chunk_key::{fingerprint, ChunkRef};
 pub use config::StorageConfig;

@@ -3,8 +3,13 @@
 //! ready (never a fixed sleep) and kill it on drop; polling helpers; and a byte-level remote-write
 //! encoder for crafting valid and invalid requests.
 
+pub mod azurite;
+pub mod bigtable_emulator;
 pub mod error;
+pub mod fake_gcs;
 pub mod http;
+pub mod memcached;
+pub mod moto;
 pub mod neocortex;
 pub mod ports;
 pub mod process;
@@ -16,7 +21,7 @@ pub mod wait;
 
 pub use error::LaunchError;
 pub use neocortex::NeocortexProcess;
-pub use process::ManagedProcess;
+pub use process::{ManagedProcess, WorkDir};
 pub use prometheus::{PrometheusOptions, PrometheusProcess, RemoteWriteTarget};
 pub use prometheus_storage::PrometheusStorageProcess;
 pub use victoria::{VictoriaMetricsProcess, VmagentOptions, VmagentProcess};

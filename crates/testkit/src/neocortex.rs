@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::LaunchError;
-use crate::process::ManagedProcess;
+use crate::process::{ManagedProcess, WorkDir};
 use crate::wait::{wait_for_http_ok, wait_for_output_line};
 
 /// How long the binary may take to bind its ports and to report ready.
@@ -38,6 +38,20 @@ impl NeocortexProcess {
         Ok(neocortex)
     }
 
+    /// Starts `binary` like [`NeocortexProcess::start`] but with `directory` as its working
+    /// directory, which outlives the process: a restart in the same directory finds `./data`.
+    pub async fn start_in(
+        binary: impl AsRef<Path>,
+        directory: &Path,
+        extra_args: &[&str],
+    ) -> Result<NeocortexProcess, LaunchError> {
+        let mut neocortex =
+            NeocortexProcess::spawn(binary, WorkDir::Kept(directory.to_path_buf()), extra_args).await?;
+        let ready_url = format!("{}/ready", neocortex.http_url());
+        wait_for_http_ok(&mut neocortex.process, &ready_url, STARTUP_TIMEOUT).await?;
+        Ok(neocortex)
+    }
+
     /// Starts the binary and waits only until it has bound its ports, not until `/ready`.
     pub async fn start_unready(
         binary: impl AsRef<Path>,
@@ -47,6 +61,14 @@ impl NeocortexProcess {
             .prefix("neocortex-test-")
             .tempdir()
             .map_err(|source| LaunchError::Files { name: "neocortex".to_owned(), source })?;
+        NeocortexProcess::spawn(binary, WorkDir::Scratch(directory), extra_args).await
+    }
+
+    async fn spawn(
+        binary: impl AsRef<Path>,
+        directory: WorkDir,
+        extra_args: &[&str],
+    ) -> Result<NeocortexProcess, LaunchError> {
         let mut command = Command::new(binary.as_ref());
         command
             .args([

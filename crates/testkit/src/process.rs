@@ -13,13 +13,38 @@ use crate::error::LaunchError;
 /// How many trailing output lines are printed when a test panics while the process is alive.
 const LOG_LINES_SHOWN_ON_PANIC: usize = 80;
 
-/// A running server process and its scratch directory.
+/// The working directory of a managed process: a scratch directory it owns (removed on drop)
+/// or one the caller keeps (so a restarted process finds its data again).
+#[derive(Debug)]
+pub enum WorkDir {
+    /// Removed when the process is dropped.
+    Scratch(TempDir),
+    /// Owned by the caller; left in place.
+    Kept(std::path::PathBuf),
+}
+
+impl WorkDir {
+    fn path(&self) -> &Path {
+        match self {
+            WorkDir::Scratch(directory) => directory.path(),
+            WorkDir::Kept(path) => path,
+        }
+    }
+}
+
+impl From<TempDir> for WorkDir {
+    fn from(directory: TempDir) -> Self {
+        WorkDir::Scratch(directory)
+    }
+}
+
+/// A running server process and its working directory.
 #[derive(Debug)]
 pub struct ManagedProcess {
     name: String,
     child: Child,
     output: Arc<Mutex<Vec<String>>>,
-    directory: TempDir,
+    directory: WorkDir,
 }
 
 impl ManagedProcess {
@@ -27,8 +52,9 @@ impl ManagedProcess {
     pub fn spawn(
         name: &str,
         mut command: Command,
-        directory: TempDir,
+        directory: impl Into<WorkDir>,
     ) -> Result<ManagedProcess, LaunchError> {
+        let directory = directory.into();
         command
             .current_dir(directory.path())
             .stdin(Stdio::null())

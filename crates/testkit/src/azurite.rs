@@ -1,0 +1,1 @@
+//! Launches Azurite (npm `azurite`, Blob service) on loopback.

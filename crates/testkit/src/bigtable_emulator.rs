@@ -1,0 +1,1 @@
+//! Launches Google's Bigtable emulator (`cbtemulator`) on loopback.

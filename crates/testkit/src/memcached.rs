@@ -1,0 +1,1 @@
+//! Launches memcached on loopback.

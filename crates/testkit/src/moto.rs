@@ -1,0 +1,1 @@
+//! Launches `moto_server` (S3 + DynamoDB) on loopback.
