@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use parking_lot::RwLock;
@@ -11,8 +11,8 @@ use prometheus_client::registry::Registry;
 
 use neocortex_core::metrics::{count_discarded, DiscardedSamples};
 use neocortex_core::{
-    Labels, Matcher, MetricMetadata, Overrides, PushError, PushRequest, Pusher, QueryError, Queryable,
-    QueryableSource, SelectHints, Series, TenantId,
+    ErrorCode, Labels, Matcher, MetricMetadata, Overrides, PushError, PushRequest, Pusher, QueryError,
+    Queryable, QueryableSource, SelectHints, Series, TenantId,
 };
 
 use crate::config::IngesterConfig;
@@ -20,6 +20,9 @@ use crate::errors::IngestError;
 use crate::metrics::IngesterMetrics;
 use crate::series::ClosedChunk;
 use crate::tenant::{PushContext, PushOutcome, TenantDb};
+
+#[path = "wal/ingester_hooks.rs"]
+mod wal_hooks;
 
 /// The tenants held by one ingester, shared with the queryables it hands out.
 #[derive(Debug, Default)]
@@ -44,6 +47,8 @@ pub struct Ingester {
     tenants: Arc<Tenants>,
     instance_series: AtomicU64,
     inflight_pushes: AtomicU64,
+    /// The WAL every push is written to before it is acknowledged (see `crate::wal`).
+    wal: OnceLock<Arc<crate::wal::WalWriter>>,
 }
 
 /// Decrements the in-flight push count when a push ends, however it ends.
@@ -74,6 +79,7 @@ impl Ingester {
             tenants: Arc::new(Tenants::default()),
             instance_series: AtomicU64::new(0),
             inflight_pushes: AtomicU64::new(0),
+            wal: OnceLock::new(),
         })
     }
 
@@ -148,6 +154,10 @@ impl Ingester {
             max_instance_series: self.config.instance_limits.max_series,
         };
         let mut outcome = PushOutcome::default();
+        let wal = self.wal.get();
+        if wal.is_some() {
+            outcome.wal = Some(crate::wal::RecordBuilder::default());
+        }
         db.push_batch(&request.series, &context, &mut outcome);
         db.record_time_range(&outcome);
         if !request.metadata.is_empty() {
@@ -161,6 +171,14 @@ impl Ingester {
             }
         }
         self.record(&db, &outcome);
+        if let (Some(wal), Some(record)) = (wal, &outcome.wal) {
+            // Acknowledge only what the WAL holds.
+            if !record.is_empty() {
+                wal.log(&record.finish(tenant.as_str())).map_err(|err| {
+                    PushError::new(ErrorCode::Internal, format!("user={tenant}: writing to the WAL: {err}"))
+                })?;
+            }
+        }
         match outcome.take_first_error() {
             Some(error) => Err(error.into_push_error(tenant)),
             None => Ok(()),

@@ -19,6 +19,7 @@ mod regex_hint;
 mod series;
 mod slot_table;
 mod tenant;
+pub mod wal;
 
 #[cfg(test)]
 mod ingester_tests;
@@ -32,3 +33,4 @@ pub use flush_sink::{ChunkSink, FlushError, FlushSeries};
 pub use ingester::Ingester;
 pub use metrics::UserLabels;
 pub use series::{ClosedChunk, SAMPLES_PER_CHUNK};
+pub use wal::{Wal, WalError, WalMetrics};

@@ -21,6 +21,9 @@ use crate::postings::{LabelRef, PostingsIndex, SeriesRef};
 use crate::series::{Appended, ClosedChunk, SampleRejection, SeriesData};
 use crate::slot_table::SlotTable;
 
+#[path = "wal/tenant_hooks.rs"]
+pub(crate) mod wal_hooks;
+
 /// log2 of the number of shards per tenant.
 const SHARD_BITS: u32 = 5;
 const SHARDS: usize = 1 << SHARD_BITS;
@@ -120,6 +123,8 @@ pub(crate) struct PushOutcome {
     warm_checksum: u64,
     min_time_ms: Option<i64>,
     max_time_ms: Option<i64>,
+    /// The push's WAL record, when the WAL is on: the series created and samples stored.
+    pub(crate) wal: Option<crate::wal::RecordBuilder>,
 }
 
 impl PushOutcome {
@@ -142,7 +147,10 @@ impl PushOutcome {
         self.first_error.take().map(|(_, error)| error)
     }
 
-    fn stored(&mut self, timestamp_ms: i64) {
+    fn stored(&mut self, series_ref: SeriesRef, timestamp_ms: i64, value: f64) {
+        if let Some(wal) = &mut self.wal {
+            wal.sample(series_ref, timestamp_ms, value);
+        }
         self.ingested += 1;
         self.min_time_ms = Some(self.min_time_ms.map_or(timestamp_ms, |t| t.min(timestamp_ms)));
         self.max_time_ms = Some(self.max_time_ms.map_or(timestamp_ms, |t| t.max(timestamp_ms)));
@@ -228,7 +236,13 @@ impl TenantDb {
                 let shard = self.shards[shard_of(hash)].read();
                 match shard.find(hash, &series.labels, &self.interner) {
                     Some(slot) => {
-                        append_samples(&mut shard.series[slot as usize].data.lock(), series, outcome)
+                        let series_ref = pack(shard_of(hash), slot);
+                        append_samples(
+                            &mut shard.series[slot as usize].data.lock(),
+                            series_ref,
+                            series,
+                            outcome,
+                        )
                     }
                     None => missing.push((hash, position)),
                 }
@@ -312,7 +326,8 @@ impl TenantDb {
         let mut shard = self.shards[shard_index].write();
         if let Some(slot) = shard.find(hash, &series.labels, &self.interner) {
             // Another push created it meanwhile.
-            append_samples(shard.series[slot as usize].data.get_mut(), series, outcome);
+            let series_ref = pack(shard_index, slot);
+            append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome);
             return;
         }
         if shard.series.len() >= MAX_SLOTS_PER_SHARD {
@@ -333,9 +348,13 @@ impl TenantDb {
             context.instance_series.fetch_add(1, Ordering::Relaxed);
         }
         let slot = shard.insert(hash, SeriesEntry { labels, data: Mutex::new(SeriesData::default()) });
+        let series_ref = pack(shard_index, slot);
+        if let Some(wal) = &mut outcome.wal {
+            wal.series(series_ref, &series.labels);
+        }
         outcome.series_created += 1;
         self.series_created.inc();
-        append_samples(shard.series[slot as usize].data.get_mut(), series, outcome);
+        append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome);
     }
 
     /// The series matching `matchers` (all series when empty), sorted by ref.
@@ -518,11 +537,16 @@ impl TenantDb {
 }
 
 /// Appends a series' samples, recording refusals with Cortex's reasons.
-fn append_samples(data: &mut SeriesData, series: &PushSeries, outcome: &mut PushOutcome) {
+fn append_samples(
+    data: &mut SeriesData,
+    series_ref: SeriesRef,
+    series: &PushSeries,
+    outcome: &mut PushOutcome,
+) {
     for &Sample { timestamp_ms, value } in &series.samples {
         match data.append(timestamp_ms, value) {
             Ok(Appended::Stored { new_chunk }) => {
-                outcome.stored(timestamp_ms);
+                outcome.stored(series_ref, timestamp_ms, value);
                 outcome.chunks_created += u64::from(new_chunk);
             }
             Ok(Appended::Duplicate) => {}

@@ -33,6 +33,8 @@ struct Handles {
     distributor: Option<Arc<Distributor>>,
     prometheus_api: Option<axum::Router>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The ingester's WAL, closed after the servers drain.
+    wal: Option<crate::ingester_wal::WalService>,
 }
 
 /// A started process: its bound addresses and how to stop it.
@@ -88,6 +90,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 let overrides = handles.overrides.clone().context("ingester needs overrides")?;
                 let ingester =
                     Ingester::new(config.ingester.clone(), overrides, discarded.clone(), &mut registry);
+                handles.wal =
+                    crate::ingester_wal::start(ingester.clone(), &config.ingester.walconfig, &mut registry)
+                        .await?;
                 let ring = handles.ring.as_ref().context("ingester needs the ring")?;
                 ring.join(
                     "ingester-local",
@@ -159,6 +164,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             (http, grpc)
         })
         .await;
+        if let Some(wal) = handles.wal {
+            wal.stop().await;
+        }
         for task in handles.background {
             task.abort();
         }
@@ -222,6 +230,9 @@ mod tests {
         config.server.http_listen_port = 0;
         config.server.grpc_listen_address = "127.0.0.1".to_string();
         config.server.grpc_listen_port = 0;
+        // In-process tests run side by side in one directory: no shared ./data/wal.
+        config.ingester.walconfig.wal_enabled = false;
+        config.ingester.walconfig.recover_from_wal = false;
         config
     }
 
@@ -340,6 +351,53 @@ mod tests {
         assert_eq!(push.status(), 404, "no distributor runs in a querier-only process");
         let services = client.get(format!("{base}/services")).send().await.unwrap().text().await.unwrap();
         assert!(services.contains("querier => Running") && !services.contains("ingester"), "{services}");
+        running.shutdown();
+        running.wait().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn graceful_restart_keeps_samples_through_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = || {
+            let mut config = test_config(false);
+            config.ingester.walconfig.wal_enabled = true;
+            config.ingester.walconfig.recover_from_wal = true;
+            config.ingester.walconfig.wal_dir = dir.path().join("wal").display().to_string();
+            config
+        };
+        let client = reqwest::Client::new();
+        let running = start(config()).await.unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let pushed = client
+            .post(format!("{base}/api/v1/push"))
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .body(write_body("kept_metric", now_ms()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pushed.status(), 200);
+        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("cortex_ingester_wal_records_logged_total 1"), "{metrics}");
+        running.shutdown();
+        running.wait().await.unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("wal"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().any(|name| name.starts_with("checkpoint.")), "final checkpoint: {names:?}");
+
+        let running = start(config()).await.unwrap();
+        let base = format!("http://{}", running.http_addr);
+        let body = client
+            .get(format!("{base}/prometheus/api/v1/label/__name__/values"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(body, r#"{"status":"success","data":["kept_metric"]}"#);
         running.shutdown();
         running.wait().await.unwrap();
     }

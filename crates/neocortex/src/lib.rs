@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod grpc;
 pub mod http_metrics;
+mod ingester_wal;
 pub mod load;
 pub mod modules;
 pub mod process_metrics;
