@@ -5,6 +5,8 @@
 //! interned ids), samples in Prometheus XOR chunks cut every 120 samples, an inverted postings
 //! index resolving label matchers, and the latest metric metadata. Closed chunks stay in memory
 //! until the flusher (a later part) takes them via [`Ingester::for_each_closed_chunks`].
+//! With a [`Wal`] attached, every push is written to the write-ahead log before it is
+//! acknowledged, and memory is restored from checkpoints and the log on start ([`wal`]).
 
 mod config;
 mod errors;

@@ -272,15 +272,19 @@ impl RecordBuilder {
 
     /// The framed record for `tenant`.
     pub(crate) fn finish(&self, tenant: &str) -> Vec<u8> {
-        let mut payload = Vec::with_capacity(32 + tenant.len() + self.series.len() + self.samples.len());
-        payload.push(TYPE_PUSH);
-        put_bytes(&mut payload, tenant.as_bytes());
-        put_varint(&mut payload, self.series_count);
-        payload.extend_from_slice(&self.series);
-        put_varint(&mut payload, self.sample_count);
-        payload.extend_from_slice(&self.samples);
-        let mut framed = Vec::with_capacity(FRAME_HEADER + payload.len());
-        frame(&mut framed, &payload);
+        let mut framed =
+            Vec::with_capacity(FRAME_HEADER + 32 + tenant.len() + self.series.len() + self.samples.len());
+        framed.extend_from_slice(&[0u8; FRAME_HEADER]);
+        framed.push(TYPE_PUSH);
+        put_bytes(&mut framed, tenant.as_bytes());
+        put_varint(&mut framed, self.series_count);
+        framed.extend_from_slice(&self.series);
+        put_varint(&mut framed, self.sample_count);
+        framed.extend_from_slice(&self.samples);
+        let length = (framed.len() - FRAME_HEADER) as u32;
+        let crc = crc32c::crc32c(&framed[FRAME_HEADER..]);
+        framed[..4].copy_from_slice(&length.to_le_bytes());
+        framed[4..FRAME_HEADER].copy_from_slice(&crc.to_le_bytes());
         framed
     }
 }
