@@ -14,7 +14,9 @@
 //! - **Replay** loads the newest checkpoint, then the segments from `N` on. Samples the
 //!   checkpoint already holds are skipped. Series refs are those of the run that wrote the
 //!   record; a new run (another header run id) first logs every series it holds, so its
-//!   records never refer to series logged by an earlier run. A torn or corrupt record ends
+//!   records never refer to series logged by an earlier run. Concurrent pushes to one series
+//!   may reach the log in the opposite order to memory; replay holds back samples whose series
+//!   record comes later and puts late older samples in place. A torn or corrupt record ends
 //!   its segment: the segment is truncated there and the corruption counted.
 
 mod checkpoint;

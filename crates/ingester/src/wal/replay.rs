@@ -22,6 +22,9 @@ use crate::wal::WalError;
 /// Largest series ref a record may carry (the ref map is a dense vector).
 const MAX_REF: u32 = 1 << 28;
 const NO_REF: u32 = u32::MAX;
+/// Most samples per tenant held back because their series record is still to come (a push that
+/// appended to a series created by a concurrent push can reach the WAL before that push).
+const MAX_PENDING: usize = 1 << 20;
 
 /// What a replay restored.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +67,8 @@ impl ReplayStats {
 struct TenantState {
     db: Arc<TenantDb>,
     refs: Vec<u32>,
+    /// Samples whose series record has not been read yet.
+    pending: Vec<RefSample>,
 }
 
 impl TenantState {
@@ -81,6 +86,28 @@ impl TenantState {
 
     fn lookup(&self, from: u32) -> Option<u32> {
         self.refs.get(from as usize).copied().filter(|&to| to != NO_REF)
+    }
+}
+
+/// Outcomes of replayed samples.
+#[derive(Default)]
+struct Counts {
+    stored: u64,
+    skipped: u64,
+    orphans: u64,
+    chunks: u64,
+}
+
+impl Counts {
+    fn add(&mut self, replayed: Option<Replayed>) {
+        match replayed {
+            Some(Replayed::Stored { new_chunk }) => {
+                self.stored += 1;
+                self.chunks += u64::from(new_chunk);
+            }
+            Some(Replayed::Skipped) => self.skipped += 1,
+            None => self.orphans += 1,
+        }
     }
 }
 
@@ -105,9 +132,18 @@ impl Replayer<'_> {
     fn enter_run(&mut self, run_id: Option<u64>) {
         if run_id != self.run_id {
             self.run_id = run_id;
+            self.drop_pending();
             for state in self.tenants.values_mut() {
                 state.refs.clear();
             }
+        }
+    }
+
+    /// Counts the samples still waiting for their series record as orphans.
+    fn drop_pending(&mut self) {
+        for state in self.tenants.values_mut() {
+            self.stats.orphan_samples += state.pending.len() as u64;
+            state.pending.clear();
         }
     }
 
@@ -115,7 +151,7 @@ impl Replayer<'_> {
         if !self.tenants.contains_key(name) {
             let tenant = TenantId::new(name).map_err(|_| "invalid tenant id")?;
             let db = self.ingester.replay_tenant(&tenant);
-            self.tenants.insert(name.to_string(), TenantState { db, refs: Vec::new() });
+            self.tenants.insert(name.to_string(), TenantState { db, refs: Vec::new(), pending: Vec::new() });
         }
         self.tenants.get_mut(name).ok_or("tenant vanished")
     }
@@ -168,12 +204,14 @@ impl Replayer<'_> {
         samples.clear();
         let state = self.tenant(tenant)?;
         let mut created = 0u64;
+        let mut mapped = false;
         let mut mapping_error = None;
         decode_push(
             &mut reader,
             |series_ref, labels| {
                 let (memory_ref, new) = state.db.restore_series(&labels, None, instance_series);
                 created += u64::from(new);
+                mapped = true;
                 if let Err(err) = state.map(series_ref, memory_ref) {
                     mapping_error = Some(err);
                 }
@@ -184,20 +222,28 @@ impl Replayer<'_> {
         if let Some(err) = mapping_error {
             return Err(err);
         }
-        let (mut stored, mut skipped, mut orphans, mut chunks) = (0u64, 0u64, 0u64, 0u64);
+        let mut counts = Counts::default();
         for sample in &samples {
-            let replayed = state
-                .lookup(sample.series_ref)
-                .and_then(|memory_ref| state.db.replay_sample(memory_ref, sample.timestamp_ms, sample.value));
-            match replayed {
-                Some(Replayed::Stored { new_chunk }) => {
-                    stored += 1;
-                    chunks += u64::from(new_chunk);
+            match state.lookup(sample.series_ref) {
+                Some(memory_ref) => {
+                    counts.add(state.db.replay_sample(memory_ref, sample.timestamp_ms, sample.value))
                 }
-                Some(Replayed::Skipped) => skipped += 1,
-                None => orphans += 1,
+                None if state.pending.len() < MAX_PENDING => state.pending.push(*sample),
+                None => counts.orphans += 1,
             }
         }
+        if mapped && !state.pending.is_empty() {
+            // Series records just read may be the ones held-back samples were waiting for.
+            for sample in std::mem::take(&mut state.pending) {
+                match state.lookup(sample.series_ref) {
+                    Some(memory_ref) => {
+                        counts.add(state.db.replay_sample(memory_ref, sample.timestamp_ms, sample.value))
+                    }
+                    None => state.pending.push(sample),
+                }
+            }
+        }
+        let Counts { stored, skipped, orphans, chunks } = counts;
         self.samples = samples;
         self.stats.series += created;
         self.stats.samples += stored;
@@ -264,6 +310,7 @@ pub(crate) fn replay(
             truncate(&path, offset);
         }
     }
+    replayer.drop_pending();
     for &index in listing.checkpoints.iter().filter(|&&index| Some(index) < checkpoint) {
         let _ = fs::remove_file(checkpoint_path(dir, index));
     }

@@ -53,6 +53,39 @@ impl SeriesData {
         Ok(data)
     }
 
+    /// Stores a replayed sample older than the last one — two pushes to this series reached the
+    /// WAL in the opposite order to memory — unless it is already held (the checkpoint and the
+    /// WAL overlap) or older than everything held. Rebuilds the chunks, so it is for the rare
+    /// case only. Returns whether the sample was stored.
+    pub(crate) fn insert_replayed(&mut self, timestamp_ms: i64, value: f64) -> bool {
+        let Some((first, last)) = self.sample_time_range() else { return false };
+        if timestamp_ms < first || timestamp_ms >= last {
+            return false;
+        }
+        let held = self
+            .chunks()
+            .filter(|(min, max, _)| *min <= timestamp_ms && timestamp_ms <= *max)
+            .any(|(_, _, bytes)| XorIter::new(bytes).any(|(t, _)| t == timestamp_ms));
+        if held {
+            return false;
+        }
+        let mut samples = Vec::new();
+        self.samples_in_range(i64::MIN, i64::MAX, &mut samples);
+        let position = samples.partition_point(|sample| sample.timestamp_ms < timestamp_ms);
+        samples.insert(position, neocortex_core::Sample { timestamp_ms, value });
+        let mut rebuilt = SeriesData::default();
+        for sample in samples {
+            // In order by construction; nothing can be refused.
+            let _ = rebuilt.append(sample.timestamp_ms, sample.value);
+        }
+        self.head = rebuilt.head;
+        self.head_min_time_ms = rebuilt.head_min_time_ms;
+        self.closed = rebuilt.closed;
+        self.last_timestamp_ms = rebuilt.last_timestamp_ms;
+        self.last_value = rebuilt.last_value;
+        true
+    }
+
     /// Number of samples held (from the chunk headers).
     pub(crate) fn sample_count(&self) -> usize {
         let closed: usize = self.closed.iter().map(|chunk| XorIter::new(&chunk.data).num_samples()).sum();
@@ -96,5 +129,26 @@ mod tests {
         series.append(250 * 15_000, 7.0).expect("in order");
         assert_eq!(all(&restored), all(&series));
         assert!(SeriesData::decode_checkpoint(&mut Reader::new(&bytes[..bytes.len() - 3])).is_err());
+    }
+
+    #[test]
+    fn late_replayed_samples_are_inserted_once() {
+        let mut series = SeriesData::default();
+        for i in (0..300).filter(|i| i % 50 != 7) {
+            series.append(i * 10, i as f64).expect("in order");
+        }
+        assert!(!series.insert_replayed(100, 10.0), "already held");
+        assert!(!series.insert_replayed(-5, 1.0), "older than everything held");
+        assert!(series.insert_replayed(70, 7.0));
+        assert!(series.insert_replayed(2570, 257.0));
+        assert!(!series.insert_replayed(2570, 257.0), "second time: held");
+        let mut out: Vec<Sample> = Vec::new();
+        series.samples_in_range(i64::MIN, i64::MAX, &mut out);
+        let times: Vec<i64> = out.iter().map(|s| s.timestamp_ms).collect();
+        let expected: Vec<i64> =
+            (0..300).filter(|i| i % 50 != 7 || *i == 7 || *i == 257).map(|i| i * 10).collect();
+        assert_eq!(times, expected);
+        assert!(out.iter().all(|s| s.value == (s.timestamp_ms / 10) as f64));
+        series.append(3000, 1.0).expect("appending continues");
     }
 }

@@ -11,7 +11,7 @@ use neocortex_core::Labels;
 use super::{pack, shard_of, unpack, SeriesEntry, TenantDb, SHARDS};
 use crate::hash::hash_labels;
 use crate::postings::{LabelRef, SeriesRef};
-use crate::series::{Appended, SeriesData};
+use crate::series::{Appended, SampleRejection, SeriesData};
 
 /// Number of shards a tenant's series are spread over (checkpoints go shard by shard).
 pub(crate) const TENANT_SHARDS: usize = SHARDS;
@@ -21,7 +21,7 @@ pub(crate) const TENANT_SHARDS: usize = SHARDS;
 pub(crate) enum Replayed {
     /// Stored; `new_chunk` when it opened a head chunk.
     Stored { new_chunk: bool },
-    /// Already held (the checkpoint and the WAL overlap) or out of order: skipped.
+    /// Already held (the checkpoint and the WAL overlap), or older than everything held: skipped.
     Skipped,
 }
 
@@ -75,14 +75,23 @@ impl TenantDb {
         let (shard_index, slot) = unpack(series_ref);
         let shard = self.shards.get(shard_index)?.read();
         let entry = shard.series.get(slot)?;
-        let outcome = entry.data.lock().append(timestamp_ms, value);
+        let mut data = entry.data.lock();
+        let outcome = data.append(timestamp_ms, value);
         Some(match outcome {
             Ok(Appended::Stored { new_chunk }) => {
                 self.min_time_ms.fetch_min(timestamp_ms, Ordering::Relaxed);
                 self.max_time_ms.fetch_max(timestamp_ms, Ordering::Relaxed);
                 Replayed::Stored { new_chunk }
             }
-            Ok(Appended::Duplicate) | Err(_) => Replayed::Skipped,
+            Err(SampleRejection::OutOfOrder { .. }) => {
+                let chunks_before = data.chunk_count();
+                if data.insert_replayed(timestamp_ms, value) {
+                    Replayed::Stored { new_chunk: data.chunk_count() > chunks_before }
+                } else {
+                    Replayed::Skipped
+                }
+            }
+            Ok(Appended::Duplicate) | Err(SampleRejection::NewValueForTimestamp { .. }) => Replayed::Skipped,
         })
     }
 

@@ -274,3 +274,42 @@ proptest! {
         prop_assert_eq!(state(&restored), expected);
     }
 }
+
+/// Two pushes to one series can reach the WAL in the opposite order to memory: the later
+/// record may carry an older sample, or a sample of a series whose record comes after it.
+#[test]
+fn records_reordered_by_concurrent_pushes_replay_completely() {
+    use super::encoding::RecordBuilder;
+    use super::writer::WalWriter;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer = WalWriter::create(dir.path(), 1, 42, 1 << 20, WalMetrics::default()).expect("writer");
+    let labels = Labels::from_pairs([("__name__", "raced"), ("job", "a")]);
+    // Push B appended t=20 to the series push A created (ref 5) and reached the WAL first.
+    let mut b = RecordBuilder::default();
+    b.sample(5, 20, 2.0);
+    writer.log(&b.finish("t")).expect("log");
+    let mut a = RecordBuilder::default();
+    a.series(5, &labels);
+    a.sample(5, 10, 1.0);
+    writer.log(&a.finish("t")).expect("log");
+    // Push D appended t=40 before push C's t=30 reached the WAL.
+    let mut d = RecordBuilder::default();
+    d.sample(5, 40, 4.0);
+    writer.log(&d.finish("t")).expect("log");
+    let mut c = RecordBuilder::default();
+    c.sample(5, 30, 3.0);
+    c.sample(5, 20, 2.0); // already held: skipped
+    writer.log(&c.finish("t")).expect("log");
+    writer.close().expect("close");
+
+    let (restored, _wal, stats, _) = open(dir.path(), super::DEFAULT_SEGMENT_BYTES);
+    let got = state(&restored);
+    let samples = &got[&("t".to_string(), labels)];
+    let expected: Vec<(i64, u64)> =
+        [(10, 1.0f64), (20, 2.0), (30, 3.0), (40, 4.0)].iter().map(|&(t, v)| (t, v.to_bits())).collect();
+    assert_eq!(samples, &expected);
+    assert_eq!(stats.samples, 4);
+    assert_eq!(stats.skipped_samples, 1);
+    assert_eq!(stats.orphan_samples, 0);
+}
