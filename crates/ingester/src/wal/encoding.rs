@@ -79,6 +79,7 @@ pub(crate) fn frame(out: &mut Vec<u8>, payload: &[u8]) {
 }
 
 /// What reading one frame from a buffer gave.
+#[cfg(test)]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Frame<'a> {
     /// A whole, checksum-valid record payload and the bytes it took.
@@ -89,7 +90,8 @@ pub(crate) enum Frame<'a> {
     Bad(&'static str),
 }
 
-/// Reads the frame at the start of `bytes`.
+/// Reads the frame at the start of `bytes` (the framing the segment reader applies to files).
+#[cfg(test)]
 pub(crate) fn read_frame(bytes: &[u8]) -> Frame<'_> {
     if bytes.is_empty() {
         return Frame::End;

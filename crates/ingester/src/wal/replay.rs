@@ -273,13 +273,13 @@ pub(crate) fn replay(
     let checkpoint = listing.checkpoints.last().copied();
     if let Some(index) = checkpoint {
         let path = checkpoint_path(dir, index);
-        let file = FileRecords::read(&path, CHECKPOINT_MAGIC)
-            .map_err(|err| WalError::io(format!("reading checkpoint {}", path.display()), err))?;
+        let read_error = |err| WalError::io(format!("reading checkpoint {}", path.display()), err);
+        let mut file = FileRecords::open(&path, CHECKPOINT_MAGIC).map_err(read_error)?;
         replayer.stats.checkpoint = Some(index);
         replayer.stats.bytes += file.len();
         replayer.enter_run(file.run_id);
-        if let Stop::Corrupt { offset, reason } = file.for_each(|payload| replayer.checkpoint_record(payload))
-        {
+        let stop = file.for_each(|payload| replayer.checkpoint_record(payload)).map_err(read_error)?;
+        if let Stop::Corrupt { offset, reason } = stop {
             // Checkpoints are fsynced before they are renamed into place: this is damage, not a
             // crash. Keep what was read; the series after it are lost.
             replayer.stats.corruptions += 1;
@@ -295,12 +295,13 @@ pub(crate) fn replay(
             let _ = fs::remove_file(&path);
             continue;
         }
-        let file = FileRecords::read(&path, SEGMENT_MAGIC)
-            .map_err(|err| WalError::io(format!("reading WAL segment {}", path.display()), err))?;
+        let read_error = |err| WalError::io(format!("reading WAL segment {}", path.display()), err);
+        let mut file = FileRecords::open(&path, SEGMENT_MAGIC).map_err(read_error)?;
         replayer.stats.segments += 1;
         replayer.stats.bytes += file.len();
         replayer.enter_run(file.run_id);
-        if let Stop::Corrupt { offset, reason } = file.for_each(|payload| replayer.push_record(payload)) {
+        let stop = file.for_each(|payload| replayer.push_record(payload)).map_err(read_error)?;
+        if let Stop::Corrupt { offset, reason } = stop {
             replayer.stats.corruptions += 1;
             metrics.corruptions.inc();
             tracing::warn!(

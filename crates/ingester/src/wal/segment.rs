@@ -1,11 +1,11 @@
 //! WAL files on disk: segment and checkpoint names, their 16-byte header (magic + run id), and
 //! reading a file's records up to the first torn or corrupt one.
 
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::wal::encoding::{read_frame, Frame};
+use crate::wal::encoding::{FRAME_HEADER, MAX_RECORD};
 
 /// Header bytes of every segment and checkpoint: 8 bytes of magic, then the run id (u64 LE).
 pub(crate) const HEADER_BYTES: usize = 16;
@@ -74,12 +74,13 @@ fn parse_index(name: &str) -> Option<u64> {
     (name.len() == 8 && name.bytes().all(|b| b.is_ascii_digit())).then(|| name.parse().ok()).flatten()
 }
 
-/// The records of one file, read whole.
+/// The records of one file, read as a stream (a checkpoint can be as large as memory).
 #[derive(Debug)]
 pub(crate) struct FileRecords {
     /// Run id from the header; `None` when the header is missing or wrong.
     pub(crate) run_id: Option<u64>,
-    bytes: Vec<u8>,
+    reader: BufReader<File>,
+    len: u64,
 }
 
 /// Where reading a file's records stopped.
@@ -91,41 +92,82 @@ pub(crate) enum Stop {
     Corrupt { offset: u64, reason: &'static str },
 }
 
+/// Reads until `buffer` is full or the file ends; returns the bytes read.
+fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
 impl FileRecords {
-    /// Reads `path`, checking its header against `magic`.
-    pub(crate) fn read(path: &Path, magic: &[u8; 8]) -> io::Result<Self> {
-        let bytes = fs::read(path)?;
-        let run_id = (bytes.len() >= HEADER_BYTES && &bytes[..8] == magic).then(|| {
+    /// Opens `path` and reads its header, checking it against `magic`.
+    pub(crate) fn open(path: &Path, magic: &[u8; 8]) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut head = [0u8; HEADER_BYTES];
+        let read = read_full(&mut reader, &mut head)?;
+        let run_id = (read == HEADER_BYTES && &head[..8] == magic).then(|| {
             let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[8..HEADER_BYTES]);
+            word.copy_from_slice(&head[8..]);
             u64::from_le_bytes(word)
         });
-        Ok(Self { run_id, bytes })
+        Ok(Self { run_id, reader, len })
     }
 
     /// Size of the file.
     pub(crate) fn len(&self) -> u64 {
-        self.bytes.len() as u64
+        self.len
     }
 
-    /// Calls `visit` with each record payload in order until the end or the first bad record;
-    /// `visit` returning `Err(reason)` also stops (a record that frames well but does not decode).
-    pub(crate) fn for_each(&self, mut visit: impl FnMut(&[u8]) -> Result<(), &'static str>) -> Stop {
+    /// Calls `visit` with each checksum-valid record payload in order until the end or the
+    /// first bad record; `visit` returning `Err(reason)` (a record that does not decode) also
+    /// stops there.
+    pub(crate) fn for_each(
+        &mut self,
+        mut visit: impl FnMut(&[u8]) -> Result<(), &'static str>,
+    ) -> io::Result<Stop> {
         if self.run_id.is_none() {
-            return Stop::Corrupt { offset: 0, reason: "missing or unknown file header" };
+            return Ok(Stop::Corrupt { offset: 0, reason: "missing or unknown file header" });
         }
-        let mut offset = HEADER_BYTES;
+        let mut offset = HEADER_BYTES as u64;
+        let mut payload = Vec::new();
         loop {
-            match read_frame(&self.bytes[offset..]) {
-                Frame::End => return Stop::End,
-                Frame::Bad(reason) => return Stop::Corrupt { offset: offset as u64, reason },
-                Frame::Record(payload, used) => {
-                    if let Err(reason) = visit(payload) {
-                        return Stop::Corrupt { offset: offset as u64, reason };
-                    }
-                    offset += used;
-                }
+            let mut head = [0u8; FRAME_HEADER];
+            let read = read_full(&mut self.reader, &mut head)?;
+            if read == 0 {
+                return Ok(Stop::End);
             }
+            let corrupt = |reason| Ok(Stop::Corrupt { offset, reason });
+            if read < FRAME_HEADER {
+                return corrupt("torn record header");
+            }
+            let length = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+            if length == 0 || length > MAX_RECORD {
+                return corrupt("invalid record length");
+            }
+            if length as u64 > self.len.saturating_sub(offset + FRAME_HEADER as u64) {
+                return corrupt("torn record");
+            }
+            payload.resize(length, 0);
+            if read_full(&mut self.reader, &mut payload)? < length {
+                return corrupt("torn record");
+            }
+            if crc32c::crc32c(&payload) != crc {
+                return corrupt("checksum mismatch");
+            }
+            if let Err(reason) = visit(&payload) {
+                return corrupt(reason);
+            }
+            offset += (FRAME_HEADER + length) as u64;
         }
     }
 }
