@@ -40,4 +40,11 @@ pub trait TableClient: Send + Sync {
 
     /// Changes `current` into `expected` (capacity, mode, tags).
     async fn update_table(&self, current: TableDesc, expected: TableDesc) -> Result<(), StorageError>;
+
+    /// Whether this backend's tables carry capacity settings and tags that `describe_table`
+    /// reports and `update_table` changes (DynamoDB). Backends without them (redb, in-memory)
+    /// return false, and the table manager neither compares nor updates their settings.
+    fn has_table_settings(&self) -> bool {
+        true
+    }
 }

@@ -74,6 +74,8 @@ impl IndexClient for MemoryIndexClient {
     }
 }
 
+table_client_without_settings!(MemoryIndexClient);
+
 #[cfg(test)]
 mod tests {
     use super::*;

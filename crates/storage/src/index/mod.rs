@@ -2,6 +2,51 @@
 //! by hash key with optional range-key and value conditions, plus table management for the
 //! table manager. Backends: `memory` (tests), `redb` (the embedded default).
 
+/// Implements [`TableClient`](crate::table_client::TableClient) for an index client whose
+/// tables have no capacity settings or tags (redb, in-memory): tables are created, listed and
+/// deleted through the index client; describing reports the bare name, always ready; updating
+/// has nothing to change.
+macro_rules! table_client_without_settings {
+    ($client:ty) => {
+        #[async_trait::async_trait]
+        impl crate::table_client::TableClient for $client {
+            async fn list_tables(&self) -> Result<Vec<String>, crate::error::StorageError> {
+                crate::index::IndexClient::list_tables(self).await
+            }
+
+            async fn create_table(
+                &self,
+                desc: crate::table_client::TableDesc,
+            ) -> Result<(), crate::error::StorageError> {
+                crate::index::IndexClient::create_table(self, &desc.name).await
+            }
+
+            async fn delete_table(&self, name: &str) -> Result<(), crate::error::StorageError> {
+                crate::index::IndexClient::delete_table(self, name).await
+            }
+
+            async fn describe_table(
+                &self,
+                name: &str,
+            ) -> Result<(crate::table_client::TableDesc, bool), crate::error::StorageError> {
+                Ok((crate::table_client::TableDesc { name: name.to_string(), ..Default::default() }, true))
+            }
+
+            async fn update_table(
+                &self,
+                _current: crate::table_client::TableDesc,
+                _expected: crate::table_client::TableDesc,
+            ) -> Result<(), crate::error::StorageError> {
+                Ok(())
+            }
+
+            fn has_table_settings(&self) -> bool {
+                false
+            }
+        }
+    };
+}
+
 pub mod conformance;
 pub mod memory;
 #[cfg(feature = "local")]

@@ -162,6 +162,8 @@ impl IndexClient for RedbIndexClient {
     }
 }
 
+table_client_without_settings!(RedbIndexClient);
+
 #[cfg(test)]
 mod tests {
     use super::*;

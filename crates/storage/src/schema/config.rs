@@ -187,6 +187,12 @@ impl PeriodConfig {
         }
     }
 
+    /// Whether this period's chunks live in periodic tables (a table-based object store such as
+    /// `aws-dynamo`, `bigtable` or `cassandra`), so the table manager manages chunk tables too.
+    pub fn chunks_in_tables(&self) -> bool {
+        TABLE_BASED_OBJECT_STORES.contains(&self.object_store_name())
+    }
+
     /// Row shards in effect: 0 for v9, `row_shards` (default 16) for v10 and v11.
     pub fn effective_row_shards(&self) -> u32 {
         match self.schema {
