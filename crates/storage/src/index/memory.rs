@@ -72,6 +72,12 @@ impl IndexClient for MemoryIndexClient {
     async fn list_tables(&self) -> Result<Vec<String>, StorageError> {
         Ok(self.tables.read().keys().cloned().collect())
     }
+
+    fn table_client(
+        self: std::sync::Arc<Self>,
+    ) -> Option<std::sync::Arc<dyn crate::table_client::TableClient>> {
+        Some(self)
+    }
 }
 
 table_client_without_settings!(MemoryIndexClient);

@@ -52,10 +52,13 @@ pub mod memory;
 #[cfg(feature = "local")]
 pub mod redb;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::error::StorageError;
 use crate::schema::entries::{IndexEntry, IndexQuery, IndexRow};
+use crate::table_client::TableClient;
 
 /// A store of index rows grouped in named tables.
 ///
@@ -81,4 +84,11 @@ pub trait IndexClient: Send + Sync {
 
     /// Names of all tables, sorted.
     async fn list_tables(&self) -> Result<Vec<String>, StorageError>;
+
+    /// This same client as a [`TableClient`], for backends whose index client manages its own
+    /// tables (redb, in-memory). The table manager uses it so it works on the very client the
+    /// store writes through: an embedded redb database can be opened only once per process.
+    fn table_client(self: Arc<Self>) -> Option<Arc<dyn TableClient>> {
+        None
+    }
 }

@@ -160,6 +160,12 @@ impl IndexClient for RedbIndexClient {
         })
         .await
     }
+
+    fn table_client(
+        self: std::sync::Arc<Self>,
+    ) -> Option<std::sync::Arc<dyn crate::table_client::TableClient>> {
+        Some(self)
+    }
 }
 
 table_client_without_settings!(RedbIndexClient);

@@ -76,8 +76,10 @@ async fn redb_tables_created_ahead_and_deleted_after_retention_foreign_tables_un
         index.batch_write(vec![entry(table)]).await.unwrap();
     }
     let mut registry = Registry::default();
-    let manager =
-        new_manager(config(2, true), schema("redb"), TableBackend::Local, index.clone(), &mut registry);
+    // The table client is the index client itself, reached through the `IndexClient` the store holds.
+    let as_index: Arc<dyn IndexClient> = index.clone();
+    let tables = as_index.table_client().expect("redb manages its own tables");
+    let manager = new_manager(config(2, true), schema("redb"), TableBackend::Local, tables, &mut registry);
 
     // Mid-week 2612 with 2 weeks of retention: tables 2610..=2612 are expected.
     let report = manager.sync_tables_at(week(2612) + 3 * MS_PER_DAY).await;
