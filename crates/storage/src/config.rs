@@ -35,7 +35,7 @@ impl Default for FilesystemConfig {
 }
 
 /// The `storage:` section (Cortex's `storage_config`, for what we implement).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// The storage engine; only `chunks` is implemented.
@@ -90,9 +90,28 @@ const STORAGE_OPTIONS: &[ConfigOption] = &[
     },
 ];
 
+/// The options of a nested section, keys prefixed with `section.` (built once per process).
+fn nested<'a>(section: &'a str, options: &'static [ConfigOption]) -> impl Iterator<Item = ConfigOption> + 'a {
+    options.iter().map(move |option| ConfigOption {
+        key: Box::leak(format!("{section}.{}", option.key).into_boxed_str()),
+        ..*option
+    })
+}
+
 impl ConfigSection for StorageConfig {
+    /// The section's own options followed by those of every backend section (`aws.*`,
+    /// `bigtable.*`, `gcs.*`, `azure.*`, `cassandra.*`), so one table derives every flag.
     fn options() -> &'static [ConfigOption] {
-        STORAGE_OPTIONS
+        static ALL: std::sync::OnceLock<Vec<ConfigOption>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            let mut all = STORAGE_OPTIONS.to_vec();
+            all.extend(nested("aws", crate::aws::AwsConfig::options()));
+            all.extend(nested("bigtable", crate::gcp::BigtableConfig::options()));
+            all.extend(nested("gcs", crate::gcp::GcsConfig::options()));
+            all.extend(nested("azure", crate::azure::AzureConfig::options()));
+            all.extend(nested("cassandra", crate::cassandra::CassandraConfig::options()));
+            all
+        })
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -108,6 +127,8 @@ impl ConfigSection for StorageConfig {
         if self.filesystem.directory.is_empty() {
             return Err("storage.filesystem.directory must not be empty".to_string());
         }
+        self.aws.validate()?;
+        self.cassandra.validate()?;
         Ok(())
     }
 }
@@ -126,6 +147,22 @@ mod tests {
         let redb: StorageConfig = serde_norway::from_str("redb: {directory: /x}").unwrap();
         assert_eq!(redb.redb.directory, "/x");
         assert_eq!(redb.engine, "chunks");
+    }
+
+    #[test]
+    fn options_table_names_every_key_and_flags_are_unique() {
+        let json = serde_json::to_value(StorageConfig::default()).unwrap();
+        let options = StorageConfig::options();
+        for option in options {
+            let mut value = &json;
+            for part in option.key.split('.') {
+                value = value.get(part).unwrap_or_else(|| panic!("option {} missing in struct", option.key));
+            }
+        }
+        let flags: std::collections::BTreeSet<&str> = options.iter().map(|o| o.flag).collect();
+        assert_eq!(flags.len(), options.len(), "every flag names one option");
+        assert!(options.iter().any(|o| o.key == "aws.dynamodb.dynamodb_url" && o.flag == "dynamodb.url"));
+        assert!(options.iter().any(|o| o.key == "cassandra.addresses" && o.flag == "cassandra.addresses"));
     }
 
     #[test]
