@@ -272,6 +272,10 @@ impl IndexClient for CassandraClient {
     async fn list_tables(&self) -> Result<Vec<String>, StorageError> {
         self.table_names().await
     }
+
+    fn table_client(self: Arc<Self>) -> Option<Arc<dyn TableClient>> {
+        Some(self)
+    }
 }
 
 #[async_trait]
@@ -350,6 +354,10 @@ impl TableClient for CassandraClient {
     async fn update_table(&self, _current: TableDesc, _expected: TableDesc) -> Result<(), StorageError> {
         // Nothing to change: capacity and tags do not exist in Cassandra.
         Ok(())
+    }
+
+    fn has_table_settings(&self) -> bool {
+        false
     }
 }
 

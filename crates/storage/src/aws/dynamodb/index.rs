@@ -277,6 +277,12 @@ impl IndexClient for DynamoDbClient {
     async fn list_tables(&self) -> Result<Vec<String>, StorageError> {
         self.list_table_names().await
     }
+
+    fn table_client(
+        self: std::sync::Arc<Self>,
+    ) -> Option<std::sync::Arc<dyn crate::table_client::TableClient>> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]
