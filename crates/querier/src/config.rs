@@ -21,6 +21,9 @@ pub struct QuerierConfig {
     pub query_ingesters_within: GoDuration,
     /// Only data older than this is read from the long-term store (0 = always read it).
     pub query_store_after: GoDuration,
+    /// Whether the series, label names and label values APIs also read the long-term store
+    /// (for selectors that name a metric); otherwise they read the ingesters only, as Cortex.
+    pub query_store_for_labels_enabled: bool,
     /// How far into the future a query may reach (0 = unbounded).
     pub max_query_into_future: GoDuration,
     /// Default step of subqueries that do not name one.
@@ -39,6 +42,7 @@ impl Default for QuerierConfig {
             max_samples: 50_000_000,
             query_ingesters_within: GoDuration(Duration::ZERO),
             query_store_after: GoDuration(Duration::ZERO),
+            query_store_for_labels_enabled: false,
             max_query_into_future: GoDuration(Duration::from_secs(600)),
             default_evaluation_interval: GoDuration(Duration::from_secs(60)),
             lookback_delta: GoDuration(Duration::from_secs(300)),
@@ -67,7 +71,12 @@ const QUERIER_OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         key: "query_store_after",
         flag: "querier.query-store-after",
-        help: "The time after which a metric should be queried from storage and not just ingesters. 0 means all queries are sent to store.",
+        help: "The time after which a metric should be queried from storage and not just ingesters. 0 means all queries are sent to store. The time range of the query sent to the store is clamped so that its end is not more recent than 'now - query-store-after'.",
+    },
+    ConfigOption {
+        key: "query_store_for_labels_enabled",
+        flag: "querier.query-store-for-labels-enabled",
+        help: "Query long-term store for series, label values and label names APIs. The chunk store answers only selectors with a metric name; the rest come from ingesters.",
     },
     ConfigOption {
         key: "max_query_into_future",

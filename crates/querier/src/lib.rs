@@ -5,6 +5,9 @@
 //! ([`ApiResponse`], [`ApiError`]), Go-compatible JSON string escaping ([`json`]), request
 //! parameters ([`FormParams`]), Prometheus's timestamp and duration parsing ([`parse_time`],
 //! [`parse_duration`]) and the checked query / query_range parameters ([`range_query_params`]).
+//!
+//! [`read_path`] is where the data comes from: [`QuerierSource`] merges the ingesters with the
+//! chunk store under `query_ingesters_within` / `query_store_after`.
 
 mod body;
 pub mod config;
@@ -14,6 +17,7 @@ mod handlers;
 pub mod json;
 mod merge;
 pub mod query_params;
+pub mod read_path;
 pub mod response;
 mod router;
 pub mod selector;
@@ -25,6 +29,7 @@ pub use config::QuerierConfig;
 pub use form::FormParams;
 pub use handlers::remote_read::MAX_REMOTE_READ_BYTES;
 pub use query_params::{instant_query_params, range_query_params, InstantQueryParams, RangeQueryParams};
+pub use read_path::{ChunkStoreSource, QuerierSource, Routing};
 pub use response::{ApiError, ApiResponse};
 pub use router::{query_api_router, read_api_router};
 pub use selector::{parse_match_params, parse_selector, SelectorError};
