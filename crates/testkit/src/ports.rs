@@ -15,7 +15,8 @@ pub fn free_port() -> Result<u16, LaunchError> {
     Ok(port)
 }
 
-/// Runs `start` again (it probes a new port each time) while it fails because its port was taken.
+/// Runs `start` again (it probes a new port each time) while it fails because its port was taken
+/// (matched case-insensitively: Python servers such as moto print "Address already in use").
 pub(crate) async fn retry_on_port_clash<T, F, Fut>(mut start: F) -> Result<T, LaunchError>
 where
     F: FnMut() -> Fut,
@@ -24,7 +25,10 @@ where
     let mut attempt = 1;
     loop {
         match start().await {
-            Err(error) if attempt < BIND_ATTEMPTS && error.to_string().contains("address already in use") => {
+            Err(error)
+                if attempt < BIND_ATTEMPTS
+                    && error.to_string().to_lowercase().contains("address already in use") =>
+            {
                 attempt += 1;
             }
             other => return other,
