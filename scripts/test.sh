@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 need_packages=()
 command -v prometheus >/dev/null 2>&1 || need_packages+=(prometheus)
 command -v vmagent >/dev/null 2>&1 || [ -x /usr/bin/vmagent ] || need_packages+=(victoria-metrics)
+command -v memcached >/dev/null 2>&1 || [ -x /usr/bin/memcached ] || need_packages+=(memcached)
 if [ "${#need_packages[@]}" -gt 0 ]; then
   echo "installing ${need_packages[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

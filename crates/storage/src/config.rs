@@ -4,7 +4,12 @@
 //! an alias so Cortex config files keep working (the directory then holds `index.redb`, not
 //! BoltDB files). Chunks on the local disk go under `filesystem:` as in Cortex.
 
+use std::time::Duration;
+
+use neocortex_core::duration::GoDuration;
 use neocortex_core::{ConfigOption, ConfigSection};
+
+use crate::cache::config::{CacheConfig, INDEX_QUERIES_CACHE_OPTIONS};
 
 /// Where the embedded index keeps its database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +60,10 @@ pub struct StorageConfig {
     pub azure: crate::azure::AzureConfig,
     /// Cassandra (experimental).
     pub cassandra: crate::cassandra::CassandraConfig,
+    /// How long cached answers about recent index buckets are used (`-store.index-cache-validity`).
+    pub index_cache_validity: GoDuration,
+    /// The index-query cache (`-store.index-cache-read.*`).
+    pub index_queries_cache_config: CacheConfig,
 }
 
 impl Default for StorageConfig {
@@ -68,6 +77,8 @@ impl Default for StorageConfig {
             gcs: Default::default(),
             azure: Default::default(),
             cassandra: Default::default(),
+            index_cache_validity: GoDuration(Duration::from_secs(5 * 60)),
+            index_queries_cache_config: CacheConfig::default(),
         }
     }
 }
@@ -110,6 +121,7 @@ impl ConfigSection for StorageConfig {
             all.extend(nested("gcs", crate::gcp::GcsConfig::options()));
             all.extend(nested("azure", crate::azure::AzureConfig::options()));
             all.extend(nested("cassandra", crate::cassandra::CassandraConfig::options()));
+            all.extend(INDEX_QUERIES_CACHE_OPTIONS.iter().copied());
             all
         })
     }
@@ -129,7 +141,7 @@ impl ConfigSection for StorageConfig {
         }
         self.aws.validate()?;
         self.cassandra.validate()?;
-        Ok(())
+        self.index_queries_cache_config.validate_at("storage.index_queries_cache_config")
     }
 }
 

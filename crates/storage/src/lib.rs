@@ -38,7 +38,7 @@ pub use schema::config::{PeriodConfig, PeriodicTableConfig, SchemaConfig, Schema
 pub use store::{ChunkStore, PutStats, SeriesChunks, TenantChunkStore};
 
 #[cfg(feature = "local")]
-pub use local::open_local_store;
+pub use local::{open_local_store, open_local_store_with_caches};
 
 #[cfg(feature = "local")]
 mod local {
@@ -61,5 +61,18 @@ mod local {
         let index = RedbIndexClient::open(Path::new(&storage.redb.directory))?;
         let objects = FilesystemObjectClient::open(Path::new(&storage.filesystem.directory))?;
         Ok(ChunkStore::new(schema, Arc::new(index), Arc::new(objects)))
+    }
+
+    /// [`open_local_store`] with `caches` around the index and object clients (see
+    /// [`crate::cache::wrap_with_caches`]).
+    pub fn open_local_store_with_caches(
+        storage: &StorageConfig,
+        schema: SchemaConfig,
+        caches: &crate::cache::StoreCaches,
+    ) -> Result<ChunkStore, StorageError> {
+        let index = RedbIndexClient::open(Path::new(&storage.redb.directory))?;
+        let objects = FilesystemObjectClient::open(Path::new(&storage.filesystem.directory))?;
+        let clients = crate::cache::wrap_with_caches(Arc::new(index), Arc::new(objects), caches);
+        Ok(ChunkStore::new(schema, clients.index, clients.objects).with_write_dedupe(clients.write_dedupe))
     }
 }

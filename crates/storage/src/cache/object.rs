@@ -1,0 +1,79 @@
+//! The chunk cache as an [`ObjectClient`] wrapper: `get` looks in the cache first and fills it
+//! on a miss; `put` writes through (the object store first, then the cache), so freshly flushed
+//! chunks are cached. A cached chunk object whose CRC-32C disagrees with its key is counted in
+//! `cortex_cache_corrupt_chunks_total` and read from the store instead. Chunk objects are
+//! immutable and their keys carry their checksum, so entries never go stale; `delete` only
+//! removes the object (the index rows pointing at it go with it).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::cache::metrics::CacheMetrics;
+use crate::cache::Cache;
+use crate::chunk_key::ChunkRef;
+use crate::error::StorageError;
+use crate::object::ObjectClient;
+use crate::object_format;
+
+/// An object client with a chunk cache in front.
+pub struct CachingObjectClient {
+    inner: Arc<dyn ObjectClient>,
+    cache: Arc<dyn Cache>,
+    name: String,
+    metrics: CacheMetrics,
+}
+
+impl CachingObjectClient {
+    /// Caches the objects of `inner` in `cache` (`name` labels the corrupt-chunk counter).
+    pub fn new(
+        inner: Arc<dyn ObjectClient>,
+        cache: Arc<dyn Cache>,
+        name: &str,
+        metrics: CacheMetrics,
+    ) -> Self {
+        Self { inner, cache, name: name.to_string(), metrics }
+    }
+}
+
+/// Whether `data` is intact for `key`: for chunk keys (`<user>/<fp>:<from>:<through>:<crc>`)
+/// its checksum must match; other keys carry nothing to check.
+fn intact(key: &str, data: &[u8]) -> bool {
+    let Some((user, _)) = key.split_once('/') else { return true };
+    match ChunkRef::parse(user, key) {
+        Ok(chunk) => object_format::checksum(data) == chunk.checksum,
+        Err(_) => true,
+    }
+}
+
+#[async_trait]
+impl ObjectClient for CachingObjectClient {
+    async fn put(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
+        self.inner.put(key, data.clone()).await?;
+        self.cache.store(vec![(key.to_string(), data)]).await;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        let fetched = self.cache.fetch(&[key.to_string()]).await;
+        if let Some((_, data)) = fetched.found.into_iter().next() {
+            if intact(key, &data) {
+                return Ok(data);
+            }
+            self.metrics.count_corrupt_chunk(&self.name);
+            tracing::warn!(cache = %self.name, key, "cached chunk fails its checksum; reading the store");
+        }
+        let data = self.inner.get(key).await?;
+        self.cache.store(vec![(key.to_string(), data.clone())]).await;
+        Ok(data)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.inner.delete(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.inner.list(prefix).await
+    }
+}
