@@ -222,6 +222,10 @@ impl IndexClient for CachingIndexClient {
     async fn list_tables(&self) -> Result<Vec<String>, StorageError> {
         self.inner.list_tables().await
     }
+
+    fn table_client(self: Arc<Self>) -> Option<Arc<dyn crate::table_client::TableClient>> {
+        Arc::clone(&self.inner).table_client()
+    }
 }
 
 #[cfg(test)]
