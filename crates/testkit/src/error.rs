@@ -41,6 +41,14 @@ pub enum LaunchError {
         /// The i/o error.
         source: std::io::Error,
     },
+    /// A server started but preparing it for the test (a bucket, a container) failed.
+    #[error("cannot set up {what}: {message}")]
+    Setup {
+        /// What was being prepared.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
     /// No free loopback port could be reserved.
     #[error("cannot find a free port on 127.0.0.1: {0}")]
     NoFreePort(std::io::Error),

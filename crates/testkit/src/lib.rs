@@ -6,6 +6,7 @@
 pub mod azurite;
 pub mod bigtable_emulator;
 pub mod error;
+pub mod external;
 pub mod fake_gcs;
 pub mod http;
 pub mod memcached;

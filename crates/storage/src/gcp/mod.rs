@@ -1,9 +1,66 @@
-//! Bigtable index (and optionally chunks) and GCS chunks: the `storage.bigtable` and
-//! `storage.gcs` sections and clients.
+//! Bigtable index (Cortex's `gcp-columnkey` layout) and GCS chunks: the `storage.bigtable` and
+//! `storage.gcs` sections, the clients, and the factories the rest of the system calls.
 //!
-//! The config is always compiled (so every config file parses); the clients only with the
-//! `gcp` cargo feature.
+//! The config and the factories are always compiled (so every config file parses and callers
+//! need no `cfg`); without the `gcp` cargo feature the factories return a clear error.
 
+#[cfg(feature = "gcp")]
+pub mod admin;
+#[cfg(feature = "gcp")]
+pub mod bigtable;
 pub mod config;
+#[cfg(feature = "gcp")]
+pub mod gcs;
+
+use std::sync::Arc;
 
 pub use config::{BigtableConfig, GcsConfig};
+
+use crate::error::StorageError;
+use crate::index::IndexClient;
+use crate::object::ObjectClient;
+use crate::table_client::TableClient;
+
+#[cfg(not(feature = "gcp"))]
+fn not_built(what: &str) -> StorageError {
+    StorageError::Config(format!("{what} needs the `gcp` cargo feature, which this build does not have"))
+}
+
+/// The Bigtable index client of `config`.
+pub async fn index_client(config: &BigtableConfig) -> Result<Arc<dyn IndexClient>, StorageError> {
+    #[cfg(feature = "gcp")]
+    {
+        Ok(Arc::new(bigtable::BigtableIndexClient::connect(config).await?))
+    }
+    #[cfg(not(feature = "gcp"))]
+    {
+        let _ = config;
+        Err(not_built("the bigtable index"))
+    }
+}
+
+/// The Bigtable table client of `config`, for the table manager.
+pub async fn table_client(config: &BigtableConfig) -> Result<Arc<dyn TableClient>, StorageError> {
+    #[cfg(feature = "gcp")]
+    {
+        Ok(Arc::new(bigtable::BigtableIndexClient::connect(config).await?))
+    }
+    #[cfg(not(feature = "gcp"))]
+    {
+        let _ = config;
+        Err(not_built("the bigtable table client"))
+    }
+}
+
+/// The GCS object client of `config`.
+pub async fn object_client(config: &GcsConfig) -> Result<Arc<dyn ObjectClient>, StorageError> {
+    #[cfg(feature = "gcp")]
+    {
+        Ok(Arc::new(gcs::GcsObjectClient::connect(config).await?))
+    }
+    #[cfg(not(feature = "gcp"))]
+    {
+        let _ = config;
+        Err(not_built("the gcs object store"))
+    }
+}

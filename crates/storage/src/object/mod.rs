@@ -1,6 +1,9 @@
 //! The object client: put, get, delete and list of chunk objects by key. Backends: `memory`
-//! (tests) and `filesystem` (the local default, through `object_store`'s `LocalFileSystem`).
+//! (tests), `filesystem` (the local default, through `object_store`'s `LocalFileSystem`) and
+//! `cloud` (Azure Blob, through `object_store`); GCS lives in `gcp::gcs`.
 
+#[cfg(feature = "azure")]
+pub mod cloud;
 pub mod conformance;
 #[cfg(feature = "local")]
 pub mod filesystem;

@@ -1,0 +1,83 @@
+//! Shared data of the cloud-backend round trips: a few series over two days, written as
+//! 100-sample chunks, and the check that every sample comes back identical.
+#![allow(dead_code, unreachable_pub)]
+
+use neocortex_chunk::XorChunk;
+use neocortex_core::{Labels, MatchOp, Matcher, Sample, Series, TenantId};
+use neocortex_storage::{ChunkStore, SeriesChunks};
+
+/// 2020-01-02T00:00:00Z.
+pub const START_MS: i64 = 1_577_923_200_000;
+const STEP_MS: i64 = 60_000;
+const SAMPLES: usize = 2 * 1440;
+const CHUNK_SAMPLES: usize = 100;
+/// Just after the last sample.
+pub const END_MS: i64 = START_MS + SAMPLES as i64 * STEP_MS;
+/// Objects the write puts.
+pub const OBJECTS: usize = 4 * SAMPLES.div_ceil(CHUNK_SAMPLES);
+
+fn series_labels() -> Vec<Labels> {
+    let mut all = Vec::new();
+    for metric in ["node_cpu_seconds_total", "node_memory_free_bytes"] {
+        for instance in ["a:9100", "b:9100"] {
+            all.push(Labels::from_pairs([("__name__", metric), ("instance", instance), ("job", "node")]));
+        }
+    }
+    all
+}
+
+fn samples_of(index: usize) -> Vec<Sample> {
+    (0..SAMPLES)
+        .map(|i| Sample {
+            timestamp_ms: START_MS + i as i64 * STEP_MS,
+            value: (index * 1000 + i) as f64 * 0.5,
+        })
+        .collect()
+}
+
+fn chunks_of(samples: &[Sample]) -> Vec<XorChunk> {
+    samples
+        .chunks(CHUNK_SAMPLES)
+        .map(|part| {
+            let mut chunk = XorChunk::new();
+            for sample in part {
+                chunk.append(sample.timestamp_ms, sample.value).expect("append");
+            }
+            chunk
+        })
+        .collect()
+}
+
+/// Writes every series' chunks.
+pub async fn write_series(store: &ChunkStore, tenant: &TenantId) {
+    let batch: Vec<SeriesChunks> = series_labels()
+        .into_iter()
+        .enumerate()
+        .map(|(index, labels)| SeriesChunks { labels, chunks: chunks_of(&samples_of(index)) })
+        .collect();
+    let stats = store.put_many(tenant, &batch).await.expect("put_many");
+    assert_eq!(stats.objects, OBJECTS);
+}
+
+/// Reads every series back, identical, and a narrowed selection.
+pub async fn check_series(store: &ChunkStore, tenant: &TenantId) {
+    let mut expected: Vec<Series> = series_labels()
+        .into_iter()
+        .enumerate()
+        .map(|(index, labels)| Series { labels, samples: samples_of(index) })
+        .collect();
+    expected.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let name = |metric: &str| Matcher::equal("__name__", metric);
+    let cpu =
+        store.select(tenant, START_MS, END_MS, &[name("node_cpu_seconds_total")]).await.expect("select");
+    assert_eq!(cpu, expected[..2].to_vec(), "every cpu sample back, identical");
+    let memory =
+        store.select(tenant, START_MS, END_MS, &[name("node_memory_free_bytes")]).await.expect("select");
+    assert_eq!(memory, expected[2..].to_vec());
+    let only_b = Matcher::new(MatchOp::RegexMatch, "instance", "b:.*").expect("regex");
+    let selected = store
+        .select(tenant, START_MS, END_MS, &[name("node_cpu_seconds_total"), only_b])
+        .await
+        .expect("select");
+    assert_eq!(selected, expected[1..2].to_vec());
+}
