@@ -85,6 +85,8 @@ async fn bigtable_table_client() {
 
     // A table the manager created is usable by the index client, and deleting it drops rows.
     let index = gcp::index_client(&config).await.unwrap();
+    let own = index.clone().table_client().expect("the Bigtable index client is its own table client");
+    assert_eq!(own.list_tables().await.unwrap(), ["index_2609"]);
     let entry = neocortex_storage::schema::entries::IndexEntry {
         table: "index_2609".into(),
         hash_value: "h".into(),
