@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
-use neocortex_chunk::XorIter;
 use neocortex_core::matcher::matches_all;
 use neocortex_core::{Labels, MatchOp, Matcher, Sample, Series, TenantId, METRIC_NAME};
 
@@ -35,13 +34,13 @@ impl ChunkStore {
             return Err(StorageError::BadQuery(QUERY_MUST_CONTAIN_METRIC_NAME.to_string()));
         };
         let objects = self.fetch_matching(tenant, start_ms, end_ms, name, matchers).await?;
-        let mut by_series: BTreeMap<Labels, Vec<Vec<u8>>> = BTreeMap::new();
+        let mut by_series: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
         for object in objects {
-            by_series.entry(object.labels).or_default().push(object.chunk);
+            by_series.entry(object.labels).or_default().push(object.samples);
         }
         let mut result = Vec::with_capacity(by_series.len());
         for (labels, chunks) in by_series {
-            let samples = merge_chunks(&chunks, start_ms, end_ms)?;
+            let samples = merge_chunks(&chunks, start_ms, end_ms);
             if !samples.is_empty() {
                 result.push(Series { labels, samples });
             }
@@ -235,24 +234,16 @@ impl ChunkStore {
     }
 }
 
-/// Decodes the chunks of one series into its samples in `[start_ms, end_ms]`, sorted, with
-/// samples at an already-seen timestamp dropped (overlapping chunks from replicas).
-fn merge_chunks(chunks: &[Vec<u8>], start_ms: i64, end_ms: i64) -> Result<Vec<Sample>, StorageError> {
-    let mut samples = Vec::new();
+/// Merges the decoded objects of one series into its samples in `[start_ms, end_ms]`, sorted,
+/// with samples at an already-seen timestamp dropped (overlapping objects from replicas).
+fn merge_chunks(chunks: &[Vec<Sample>], start_ms: i64, end_ms: i64) -> Vec<Sample> {
+    let mut samples: Vec<Sample> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
     let mut sorted = true;
     for chunk in chunks {
-        let mut iter = XorIter::new(chunk);
         let before = samples.len();
-        for (timestamp_ms, value) in iter.by_ref() {
-            if timestamp_ms > end_ms {
-                break;
-            }
-            if timestamp_ms >= start_ms {
-                samples.push(Sample { timestamp_ms, value });
-            }
-        }
-        if let Some(err) = iter.error() {
-            return Err(StorageError::corrupt("chunk", err.to_string()));
+        samples.extend(chunk.iter().filter(|s| s.timestamp_ms >= start_ms && s.timestamp_ms <= end_ms));
+        if samples[before..].windows(2).any(|pair| pair[0].timestamp_ms >= pair[1].timestamp_ms) {
+            sorted = false;
         }
         if before > 0
             && samples.len() > before
@@ -265,27 +256,22 @@ fn merge_chunks(chunks: &[Vec<u8>], start_ms: i64, end_ms: i64) -> Result<Vec<Sa
         samples.sort_by_key(|s| s.timestamp_ms);
         samples.dedup_by_key(|s| s.timestamp_ms);
     }
-    Ok(samples)
+    samples
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use neocortex_chunk::XorChunk;
 
-    fn chunk(samples: &[(i64, f64)]) -> Vec<u8> {
-        let mut chunk = XorChunk::new();
-        for (t, v) in samples {
-            chunk.append(*t, *v).unwrap();
-        }
-        chunk.bytes().to_vec()
+    fn chunk(samples: &[(i64, f64)]) -> Vec<Sample> {
+        samples.iter().map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect()
     }
 
     #[test]
     fn merge_sorts_and_dedupes_overlaps() {
         let a = chunk(&[(10, 1.0), (20, 2.0), (30, 3.0)]);
         let b = chunk(&[(20, 2.0), (25, 2.5), (40, 4.0)]);
-        let merged = merge_chunks(&[b, a], 0, 35).unwrap();
+        let merged = merge_chunks(&[b, a], 0, 35);
         let times: Vec<i64> = merged.iter().map(|s| s.timestamp_ms).collect();
         assert_eq!(times, vec![10, 20, 25, 30]);
     }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use neocortex_chunk::XorChunk;
-use neocortex_core::{Labels, TenantId};
+use neocortex_core::{Labels, Sample, TenantId};
 
 use crate::chunk_key::{fingerprint, ChunkRef};
 use crate::error::StorageError;
@@ -14,7 +14,7 @@ use crate::object_format;
 use crate::schema::entries::{series_id, IndexEntry, IndexSchema};
 use crate::store::ChunkStore;
 
-/// One series and the chunks to store for it.
+/// One series and the chunks to store for it; they become one object.
 #[derive(Debug, Clone)]
 pub struct SeriesChunks {
     /// The series (must have a metric name).
@@ -34,6 +34,20 @@ pub struct PutStats {
     pub index_rows: usize,
     /// Bytes of those rows (hash key + range key + value).
     pub index_bytes: usize,
+}
+
+/// The samples of `chunks` in time order; where chunks overlap, the first sample at a timestamp
+/// is kept (as reads do).
+fn merged_samples(chunks: &[XorChunk]) -> Vec<Sample> {
+    let mut samples: Vec<Sample> = Vec::with_capacity(chunks.iter().map(XorChunk::num_samples).sum());
+    for chunk in chunks {
+        samples.extend(chunk.iter().map(|(timestamp_ms, value)| Sample { timestamp_ms, value }));
+    }
+    if samples.windows(2).any(|pair| pair[0].timestamp_ms >= pair[1].timestamp_ms) {
+        samples.sort_by_key(|s| s.timestamp_ms);
+        samples.dedup_by_key(|s| s.timestamp_ms);
+    }
+    samples
 }
 
 struct PendingObject {
@@ -68,33 +82,33 @@ impl ChunkStore {
                 one.labels.metric_name().filter(|n| !n.is_empty()).ok_or(StorageError::MissingMetricName)?;
             let id = series_id(&one.labels);
             let series_fingerprint = fingerprint(&one.labels);
-            for chunk in one.chunks.iter().filter(|c| !c.is_empty()) {
-                let (Some((from_ms, _)), Some((through_ms, _))) = (chunk.iter().next(), chunk.last_sample())
-                else {
-                    continue;
-                };
-                let data = object_format::encode(&one.labels, chunk.bytes(), self.body_encoding);
-                let chunk_ref = ChunkRef {
-                    user: user.to_string(),
-                    fingerprint: series_fingerprint,
-                    from_ms,
-                    through_ms,
-                    checksum: object_format::checksum(&data),
-                };
-                let key = chunk_ref.external_key();
-                for slice in self.schema.periods_in_range(from_ms, through_ms) {
-                    let schema = IndexSchema::for_period(slice.period);
-                    for bucket in slice.period.daily_buckets(slice.from_ms, slice.through_ms, user) {
-                        let dedupe_key = format!("{}\0{}\0{id}", bucket.table, bucket.hash_key);
-                        label_rows.push((
-                            dedupe_key,
-                            schema.label_write_entries(&bucket, metric_name, &one.labels, &id),
-                        ));
-                        chunk_rows.push(schema.chunk_write_entry(&bucket, &id, &key));
-                    }
+            // Every sample of the series that this flush hands over goes into one object.
+            let samples = merged_samples(&one.chunks);
+            let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+                continue;
+            };
+            let (from_ms, through_ms) = (first.timestamp_ms, last.timestamp_ms);
+            let data = object_format::encode(&one.labels, &samples, self.body_encoding);
+            let chunk_ref = ChunkRef {
+                user: user.to_string(),
+                fingerprint: series_fingerprint,
+                from_ms,
+                through_ms,
+                checksum: object_format::checksum(&data),
+            };
+            let key = chunk_ref.external_key();
+            for slice in self.schema.periods_in_range(from_ms, through_ms) {
+                let schema = IndexSchema::for_period(slice.period);
+                for bucket in slice.period.daily_buckets(slice.from_ms, slice.through_ms, user) {
+                    let dedupe_key = format!("{}\0{}\0{id}", bucket.table, bucket.hash_key);
+                    label_rows.push((
+                        dedupe_key,
+                        schema.label_write_entries(&bucket, metric_name, &one.labels, &id),
+                    ));
+                    chunk_rows.push(schema.chunk_write_entry(&bucket, &id, &key));
                 }
-                objects.push(PendingObject { key, data: Bytes::from(data) });
             }
+            objects.push(PendingObject { key, data: Bytes::from(data) });
         }
         if objects.is_empty() {
             return Ok(PutStats::default());

@@ -1,0 +1,323 @@
+//! The chunk object format: what a chunk object holds, so a reader needs nothing else.
+//!
+//! ```text
+//! magic     4 bytes  "NCCK"
+//! version   1 byte   2 (1 is still read)
+//! encoding  1 byte   0 = plain, 1 = zstd (the body below is one zstd frame)
+//! body, version 2:
+//!   labels      uvarint count, then per label: uvarint length + name, uvarint length + value
+//!   samples     uvarint count
+//!   timestamps  see `timestamps`: first, step, then grid or delta residuals as an integer column
+//!   values      see `values`: constant, decimal mantissas (delta or delta of delta, divided by
+//!               their gcd, exceptions kept bit for bit) or Gorilla XOR
+//! body, version 1:
+//!   labels      as above
+//!   chunk       the rest: one Prometheus XOR chunk (2-byte sample count + bit stream)
+//! ```
+//!
+//! Integer columns (see `ints`) are zigzag varints or frame-of-reference bit-packed blocks,
+//! whichever compresses smaller. A version-2 object holds every sample of a series that one
+//! flush wrote, however many in-memory chunks they came from. The object's CRC-32C (Castagnoli)
+//! is the checksum in its key, so a reader verifies that the bytes it got are the bytes that
+//! were written.
+
+mod bits;
+mod ints;
+mod timestamps;
+mod values;
+
+use neocortex_chunk::XorIter;
+use neocortex_core::{Label, Labels, Sample};
+
+use crate::error::StorageError;
+use ints::{put_uvarint, Reader};
+
+/// First bytes of every chunk object.
+pub const MAGIC: &[u8; 4] = b"NCCK";
+/// The format version written.
+pub const FORMAT_VERSION: u8 = 2;
+/// The first version: labels plus one Prometheus XOR chunk. Still read.
+pub const FORMAT_VERSION_XOR: u8 = 1;
+const HEADER_LEN: usize = 6;
+/// zstd level of compressed bodies. Objects are written once per flush and read many times;
+/// decompression speed does not depend on the level, so a high one is affordable.
+const ZSTD_LEVEL: i32 = 19;
+/// Most samples one object may hold (a guard against hostile counts, far above a flush's).
+pub const MAX_SAMPLES: usize = 1 << 22;
+
+/// How the body of an object is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyEncoding {
+    /// As is.
+    Plain,
+    /// One zstd frame.
+    #[default]
+    Zstd,
+}
+
+impl BodyEncoding {
+    fn tag(self) -> u8 {
+        match self {
+            BodyEncoding::Plain => 0,
+            BodyEncoding::Zstd => 1,
+        }
+    }
+}
+
+/// A decoded chunk object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkObject {
+    /// The series.
+    pub labels: Labels,
+    /// Its samples, in the order they were written (time order for everything the store writes).
+    pub samples: Vec<Sample>,
+}
+
+fn put_labels(body: &mut Vec<u8>, labels: &Labels) {
+    put_uvarint(body, labels.len() as u64);
+    for label in labels {
+        put_uvarint(body, label.name.len() as u64);
+        body.extend_from_slice(label.name.as_bytes());
+        put_uvarint(body, label.value.len() as u64);
+        body.extend_from_slice(label.value.as_bytes());
+    }
+}
+
+fn with_header(version: u8, body: Vec<u8>, encoding: BodyEncoding) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(MAGIC);
+    out.push(version);
+    out.push(encoding.tag());
+    match encoding {
+        BodyEncoding::Plain => out.extend_from_slice(&body),
+        BodyEncoding::Zstd => match zstd::bulk::compress(&body, ZSTD_LEVEL) {
+            Ok(compressed) => out.extend_from_slice(&compressed),
+            Err(_) => {
+                // Compression of an in-memory buffer does not fail in practice; fall back to plain.
+                out[HEADER_LEN - 1] = BodyEncoding::Plain.tag();
+                out.extend_from_slice(&body);
+            }
+        },
+    }
+    out
+}
+
+/// Encodes a version-2 object holding `labels` and `samples` (at most [`MAX_SAMPLES`]; the
+/// write path gives them in time order, but any order round-trips).
+pub fn encode(labels: &Labels, samples: &[Sample], encoding: BodyEncoding) -> Vec<u8> {
+    let labels_len: usize = labels.iter().map(|l| l.name.len() + l.value.len() + 10).sum();
+    let mut body = Vec::with_capacity(labels_len + samples.len() * 4 + 16);
+    put_labels(&mut body, labels);
+    put_uvarint(&mut body, samples.len() as u64);
+    let times: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
+    timestamps::put(&mut body, &times);
+    let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+    values::put(&mut body, &values);
+    with_header(FORMAT_VERSION, body, encoding)
+}
+
+/// Encodes a version-1 object holding `labels` and one XOR chunk, the format written before
+/// version 2 (kept so that readers stay tested against objects already in stores).
+pub fn encode_xor_v1(labels: &Labels, chunk: &[u8], encoding: BodyEncoding) -> Vec<u8> {
+    let labels_len: usize = labels.iter().map(|l| l.name.len() + l.value.len() + 10).sum();
+    let mut body = Vec::with_capacity(labels_len + chunk.len() + 5);
+    put_labels(&mut body, labels);
+    body.extend_from_slice(chunk);
+    with_header(FORMAT_VERSION_XOR, body, encoding)
+}
+
+/// The checksum of an encoded object, as its key carries it.
+pub fn checksum(object: &[u8]) -> u32 {
+    crc32c::crc32c(object)
+}
+
+/// Longest body a compressed object may expand to (a 65,535-sample chunk plus labels fits).
+const MAX_BODY_LEN: usize = 64 << 20;
+
+/// Decodes an object of either version, refusing anything malformed (never panics on input).
+pub fn decode(object: &[u8]) -> Result<ChunkObject, StorageError> {
+    let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
+    if object.len() < HEADER_LEN || &object[..4] != MAGIC {
+        return Err(corrupt("missing magic"));
+    }
+    let version = object[4];
+    if version != FORMAT_VERSION && version != FORMAT_VERSION_XOR {
+        return Err(corrupt(&format!("unknown format version {version}")));
+    }
+    let decompressed;
+    let body: &[u8] = match object[5] {
+        0 => &object[HEADER_LEN..],
+        1 => {
+            decompressed = zstd::bulk::decompress(&object[HEADER_LEN..], MAX_BODY_LEN)
+                .map_err(|err| corrupt(&format!("zstd: {err}")))?;
+            &decompressed
+        }
+        other => return Err(corrupt(&format!("unknown body encoding {other}"))),
+    };
+    let mut reader = Reader::new(body);
+    let count = reader.count(body.len()).ok_or_else(|| corrupt("truncated or oversized label count"))?;
+    let mut labels = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = reader.string().ok_or_else(|| corrupt("truncated or non-utf8 label name"))?;
+        let value = reader.string().ok_or_else(|| corrupt("truncated or non-utf8 label value"))?;
+        labels.push(Label { name, value });
+    }
+    if labels.windows(2).any(|pair| pair[0].name >= pair[1].name) {
+        return Err(corrupt("labels not sorted by name"));
+    }
+    let labels = Labels::from_sorted(labels);
+    let samples = if version == FORMAT_VERSION_XOR {
+        decode_xor_chunk(&body[reader.position()..])?
+    } else {
+        decode_columns(&mut reader).ok_or_else(|| corrupt("truncated or malformed sample columns"))?
+    };
+    Ok(ChunkObject { labels, samples })
+}
+
+fn decode_xor_chunk(chunk: &[u8]) -> Result<Vec<Sample>, StorageError> {
+    let mut iter = XorIter::new(chunk);
+    let samples = iter.by_ref().map(|(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();
+    match iter.error() {
+        Some(err) => Err(StorageError::corrupt("chunk", err.to_string())),
+        None => Ok(samples),
+    }
+}
+
+fn decode_columns(reader: &mut Reader<'_>) -> Option<Vec<Sample>> {
+    let len = reader.count(MAX_SAMPLES)?;
+    let times = timestamps::read(reader, len)?;
+    let values = values::read(reader, len)?;
+    if reader.remaining() != 0 {
+        return None;
+    }
+    Some(times.into_iter().zip(values).map(|(timestamp_ms, value)| Sample { timestamp_ms, value }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neocortex_chunk::XorChunk;
+    use proptest::prelude::*;
+
+    const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+    fn samples() -> Vec<Sample> {
+        (0..100).map(|i| Sample { timestamp_ms: 1_000 + i * 15_000, value: i as f64 * 1.5 }).collect()
+    }
+
+    fn bits(samples: &[Sample]) -> Vec<(i64, u64)> {
+        samples.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect()
+    }
+
+    #[test]
+    fn round_trip_both_encodings() {
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+        for encoding in [BodyEncoding::Plain, BodyEncoding::Zstd] {
+            let object = encode(&labels, &samples(), encoding);
+            assert_eq!(&object[..4], MAGIC);
+            assert_eq!(object[4], FORMAT_VERSION);
+            assert_eq!(object[5], encoding.tag());
+            let decoded = decode(&object).unwrap();
+            assert_eq!(decoded.labels, labels);
+            assert_eq!(decoded.samples, samples());
+        }
+    }
+
+    #[test]
+    fn version_one_objects_are_still_read() {
+        let labels = Labels::from_pairs([("__name__", "up")]);
+        let mut chunk = XorChunk::new();
+        for sample in samples() {
+            chunk.append(sample.timestamp_ms, sample.value).unwrap();
+        }
+        for encoding in [BodyEncoding::Plain, BodyEncoding::Zstd] {
+            let object = encode_xor_v1(&labels, chunk.bytes(), encoding);
+            assert_eq!(object[4], FORMAT_VERSION_XOR);
+            let decoded = decode(&object).unwrap();
+            assert_eq!(decoded.labels, labels);
+            assert_eq!(decoded.samples, samples());
+        }
+    }
+
+    #[test]
+    fn empty_and_single_sample_objects() {
+        let labels = Labels::from_pairs([("__name__", "up")]);
+        assert!(decode(&encode(&labels, &[], BodyEncoding::Zstd)).unwrap().samples.is_empty());
+        let one = [Sample { timestamp_ms: -5, value: f64::from_bits(STALE_NAN) }];
+        assert_eq!(bits(&decode(&encode(&labels, &one, BodyEncoding::Plain)).unwrap().samples), bits(&one));
+    }
+
+    #[test]
+    fn refuses_malformed_objects() {
+        let labels = Labels::from_pairs([("__name__", "up")]);
+        let object = encode(&labels, &samples(), BodyEncoding::Plain);
+        assert!(decode(&object[..3]).is_err());
+        let mut wrong_version = object.clone();
+        wrong_version[4] = 9;
+        assert!(decode(&wrong_version).is_err());
+        let mut wrong_encoding = object.clone();
+        wrong_encoding[5] = 7;
+        assert!(decode(&wrong_encoding).is_err());
+        for cut in HEADER_LEN..object.len() {
+            assert!(decode(&object[..cut]).is_err(), "object cut at {cut} must be refused");
+        }
+        let mut trailing = object.clone();
+        trailing.push(0);
+        assert!(decode(&trailing).is_err());
+    }
+
+    fn special_value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::from_bits(STALE_NAN)),
+            Just(f64::NAN),
+            Just(-0.0),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            any::<u64>().prop_map(f64::from_bits),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), plain in any::<bool>(), version in 1u8..=2) {
+            let mut object = MAGIC.to_vec();
+            object.push(version);
+            object.push(if plain { 0 } else { 1 });
+            object.extend_from_slice(&bytes);
+            let _ = decode(&object);
+        }
+
+        #[test]
+        fn scrape_like_series_round_trip_bit_for_bit(
+            start in -10_000_000_000_000i64..10_000_000_000_000,
+            interval in 1i64..120_000,
+            jitter in proptest::collection::vec(-5i64..5, 1..400),
+            base in -1_000_000i64..1_000_000,
+            steps in proptest::collection::vec(-3_000i64..3_000, 400),
+            decimals in 0i32..7,
+            specials in proptest::collection::vec((0usize..400, special_value()), 0..6),
+        ) {
+            let mut m = base;
+            let mut samples: Vec<Sample> = jitter.iter().enumerate().map(|(i, j)| {
+                m += steps[i];
+                Sample { timestamp_ms: start + i as i64 * interval + j, value: m as f64 / 10f64.powi(decimals) }
+            }).collect();
+            for (index, value) in specials {
+                let len = samples.len();
+                samples[index % len].value = value;
+            }
+            let labels = Labels::from_pairs([("__name__", "m"), ("a", "b")]);
+            let decoded = decode(&encode(&labels, &samples, BodyEncoding::Zstd)).unwrap();
+            prop_assert_eq!(decoded.labels, labels);
+            prop_assert_eq!(bits(&decoded.samples), bits(&samples));
+        }
+
+        #[test]
+        fn arbitrary_samples_round_trip_bit_for_bit(raw in proptest::collection::vec((any::<i64>(), any::<u64>()), 0..200)) {
+            let samples: Vec<Sample> = raw.iter().map(|(t, v)| Sample { timestamp_ms: *t, value: f64::from_bits(*v) }).collect();
+            let labels = Labels::from_pairs([("__name__", "m")]);
+            let decoded = decode(&encode(&labels, &samples, BodyEncoding::Plain)).unwrap();
+            prop_assert_eq!(bits(&decoded.samples), bits(&samples));
+        }
+    }
+}
