@@ -15,11 +15,12 @@ use neocortex_core::{
     Queryable, QueryableSource, SelectHints, Series, TenantId,
 };
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::IngesterConfig;
 use crate::errors::IngestError;
 use crate::metrics::IngesterMetrics;
 use crate::series::ClosedChunk;
-use crate::tenant::{PushContext, PushOutcome, TenantDb};
+use crate::tenant::{PushContext, PushOutcome, SweepOutcome, TenantDb};
 
 #[path = "wal/ingester_hooks.rs"]
 mod wal_hooks;
@@ -49,6 +50,7 @@ pub struct Ingester {
     inflight_pushes: AtomicU64,
     /// The WAL every push is written to before it is acknowledged (see `crate::wal`).
     wal: OnceLock<Arc<crate::wal::WalWriter>>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Decrements the in-flight push count when a push ends, however it ends.
@@ -69,6 +71,17 @@ impl Ingester {
         discarded: DiscardedSamples,
         registry: &mut Registry,
     ) -> Arc<Self> {
+        Self::new_with_clock(config, overrides, discarded, registry, Arc::new(SystemClock))
+    }
+
+    /// Like [`Ingester::new`] with `clock` as the wall clock (tests move time by hand).
+    pub fn new_with_clock(
+        config: IngesterConfig,
+        overrides: Overrides,
+        discarded: DiscardedSamples,
+        registry: &mut Registry,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         let metrics = IngesterMetrics::register(registry);
         Arc::new(Self {
             metric_names_without_limit: config.metric_names_without_series_limit(),
@@ -80,7 +93,62 @@ impl Ingester {
             instance_series: AtomicU64::new(0),
             inflight_pushes: AtomicU64::new(0),
             wal: OnceLock::new(),
+            clock,
         })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IngesterConfig {
+        &self.config
+    }
+
+    /// The wall clock, in milliseconds since the epoch.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Every tenant's database.
+    pub(crate) fn tenant_dbs(&self) -> Vec<Arc<TenantDb>> {
+        self.tenants.by_id.read().values().cloned().collect()
+    }
+
+    /// Number of series (all tenants) with samples not yet flushed to the store.
+    pub fn unflushed_series(&self) -> usize {
+        self.tenant_dbs().iter().map(|db| db.unflushed_series()).sum()
+    }
+
+    /// Removes `db` from the ingester if it holds no series (its strings, postings and
+    /// metadata go with it); waits for pushes into it to finish. Returns whether it was removed.
+    pub(crate) fn remove_if_empty(&self, db: &Arc<TenantDb>) -> bool {
+        if db.series_count() > 0 {
+            return false;
+        }
+        let mut by_id = self.tenants.by_id.write();
+        let mut retired = db.retired().write();
+        let current = by_id.get(db.tenant()).is_some_and(|current| Arc::ptr_eq(current, db));
+        if *retired || !current || db.series_count() > 0 {
+            return false;
+        }
+        *retired = true;
+        by_id.remove(db.tenant());
+        self.metrics.memory_users.set(by_id.len() as i64);
+        tracing::debug!(tenant = %db.tenant(), "removed empty in-memory tenant database");
+        true
+    }
+
+    /// Accounts for chunks dropped and series removed by a flush sweep of `db`.
+    pub(crate) fn record_sweep(&self, db: &TenantDb, outcome: SweepOutcome) {
+        if outcome.dropped_chunks > 0 {
+            self.metrics.memory_chunks.dec_by(outcome.dropped_chunks as i64);
+        }
+        if outcome.removed_series > 0 {
+            self.instance_series.fetch_sub(outcome.removed_series, Ordering::Relaxed);
+            self.metrics.memory_series.dec_by(outcome.removed_series as i64);
+            self.metrics
+                .series_removed
+                .get_or_create(&crate::metrics::UserLabels { user: db.tenant().as_str().to_string() })
+                .inc_by(outcome.removed_series);
+        }
     }
 
     /// Number of series held for `tenant`.
@@ -146,12 +214,20 @@ impl Ingester {
     pub fn push_sync(&self, tenant: &TenantId, request: &PushRequest) -> Result<(), PushError> {
         let _inflight = self.enter_push().map_err(|err| err.into_push_error(tenant))?;
         let db = self.tenant_db(tenant).map_err(|err| err.into_push_error(tenant))?;
+        let retired = db.retired().read();
+        if *retired {
+            // The database was emptied and removed meanwhile: the retry creates a fresh one.
+            drop(retired);
+            drop(_inflight);
+            return self.push_sync(tenant, request);
+        }
         let limits = self.overrides.for_tenant(tenant.as_str());
         let context = PushContext {
             limits: &limits,
             metric_names_without_limit: &self.metric_names_without_limit,
             instance_series: &self.instance_series,
             max_instance_series: self.config.instance_limits.max_series,
+            now_ms: self.clock.now_ms(),
         };
         let mut outcome = PushOutcome::default();
         let wal = self.wal.get();

@@ -133,8 +133,7 @@ impl PostingsIndex {
         insert_sorted(&mut self.all, series);
     }
 
-    /// Removes a series (for the flush and idle-series seam).
-    #[allow(dead_code)]
+    /// Removes a series (a flushed, emptied series leaving memory).
     pub(crate) fn remove(&mut self, series: SeriesRef, labels: &[LabelRef], interner: &Interner) {
         for label in labels {
             let Some(values) = self.by_name.get_mut(&label.name) else {

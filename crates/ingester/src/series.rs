@@ -6,6 +6,7 @@ use neocortex_core::Sample;
 
 #[path = "wal/series_hooks.rs"]
 mod wal_hooks;
+mod flush_state;
 
 /// Samples per chunk before a new one is cut, as in Prometheus's head.
 pub const SAMPLES_PER_CHUNK: usize = 120;
@@ -55,6 +56,12 @@ pub(crate) struct SeriesData {
     closed: Vec<ClosedChunk>,
     last_timestamp_ms: i64,
     last_value: f64,
+    /// Wall-clock time of the last append (for the idle flush reasons).
+    last_update_ms: i64,
+    /// How many leading closed chunks are already in the store (see `flush_state`).
+    flushed_count: u32,
+    /// When the latest of them was stored.
+    flushed_at_ms: i64,
 }
 
 impl SeriesData {
@@ -97,7 +104,7 @@ impl SeriesData {
     }
 
     /// Moves the head chunk, trimmed to size, to the closed chunks.
-    fn close_head(&mut self) {
+    pub(crate) fn close_head(&mut self) {
         let Some(head) = self.head.take() else {
             return;
         };

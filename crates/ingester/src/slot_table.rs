@@ -81,6 +81,45 @@ impl SlotTable {
         }
     }
 
+    /// Removes the entry of `slot` stored under `hash`; returns whether it was there. Later
+    /// entries of the probe run are shifted back so lookups never stop at a hole.
+    pub(crate) fn remove(&mut self, hash: u64, slot: u32) -> bool {
+        if self.entries.is_empty() {
+            return false;
+        }
+        let wanted = (u64::from(tag_of(hash)) << 32) | u64::from(slot);
+        let mask = self.mask();
+        let mut hole = tag_of(hash) as usize & mask;
+        loop {
+            let entry = self.entries[hole];
+            if entry == EMPTY {
+                return false;
+            }
+            if entry == wanted {
+                break;
+            }
+            hole = (hole + 1) & mask;
+        }
+        let mut next = hole;
+        loop {
+            next = (next + 1) & mask;
+            let entry = self.entries[next];
+            if entry == EMPTY {
+                break;
+            }
+            let home = (entry >> 32) as usize & mask;
+            // The entry stays if its home lies cyclically in (hole, next].
+            let stays = if hole <= next { hole < home && home <= next } else { hole < home || home <= next };
+            if !stays {
+                self.entries[hole] = entry;
+                hole = next;
+            }
+        }
+        self.entries[hole] = EMPTY;
+        self.len -= 1;
+        true
+    }
+
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<u64>()
@@ -111,5 +150,24 @@ mod tests {
         }
         assert_eq!(table.find(u64::from(500u32) << 32, |_| true), None);
         assert_eq!(SlotTable::default().find(1, |_| true), None);
+    }
+
+    #[test]
+    fn removal_keeps_every_other_entry_findable() {
+        let mut table = SlotTable::default();
+        let hash = |slot: u32| (u64::from(slot % 50) << 32) | u64::from(slot);
+        for slot in 0..2000u32 {
+            table.insert(hash(slot), slot);
+        }
+        for slot in (0..2000u32).filter(|s| s % 3 == 0) {
+            assert!(table.remove(hash(slot), slot));
+        }
+        assert!(!table.remove(hash(3), 3), "already removed");
+        assert!(!table.remove(hash(1), 999_999), "never there");
+        for slot in 0..2000u32 {
+            let found = table.find(hash(slot), |candidate| candidate == slot);
+            assert_eq!(found.is_some(), slot % 3 != 0, "slot {slot}");
+        }
+        assert_eq!(table.len(), 2000 - 667);
     }
 }

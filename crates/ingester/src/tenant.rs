@@ -24,6 +24,10 @@ use crate::slot_table::SlotTable;
 #[path = "wal/tenant_hooks.rs"]
 pub(crate) mod wal_hooks;
 
+mod sweep;
+
+pub(crate) use sweep::SweepOutcome;
+
 /// log2 of the number of shards per tenant.
 const SHARD_BITS: u32 = 5;
 const SHARDS: usize = 1 << SHARD_BITS;
@@ -47,11 +51,13 @@ impl SeriesEntry {
     }
 }
 
-/// A shard: a hash -> slot table and the series.
+/// A shard: a hash -> slot table and the series. Slots of removed series (empty labels) are
+/// reused, so a series ref stays valid while its series is in memory.
 #[derive(Debug, Default)]
 struct Shard {
     by_hash: SlotTable,
     series: Vec<SeriesEntry>,
+    free_slots: Vec<u32>,
 }
 
 impl Shard {
@@ -72,7 +78,17 @@ impl Shard {
         }
     }
 
+    /// The slot the next `insert` uses.
+    fn next_slot(&self) -> u32 {
+        self.free_slots.last().copied().unwrap_or(self.series.len() as u32)
+    }
+
     fn insert(&mut self, hash: u64, entry: SeriesEntry) -> u32 {
+        if let Some(slot) = self.free_slots.pop() {
+            self.series[slot as usize] = entry;
+            self.by_hash.insert(hash, slot);
+            return slot;
+        }
         let slot = self.series.len() as u32;
         if self.series.len() == self.series.capacity() {
             // Grow by a quarter: the table is large and long-lived, doubling would waste memory.
@@ -104,6 +120,8 @@ pub(crate) struct PushContext<'a> {
     pub(crate) metric_names_without_limit: &'a [String],
     pub(crate) instance_series: &'a AtomicU64,
     pub(crate) max_instance_series: u64,
+    /// Wall-clock time of the push (a series' last update, for idle flushing).
+    pub(crate) now_ms: i64,
 }
 
 /// What a push did, summed over its series.
@@ -170,6 +188,9 @@ pub(crate) struct TenantDb {
     max_time_ms: AtomicI64,
     metadata: Mutex<MetadataStore>,
     series_created: Counter,
+    /// Pushes hold it shared; set (exclusively) once the database left the ingester because it
+    /// had no series left, so a push that raced with that retries on a fresh database.
+    retired: RwLock<bool>,
 }
 
 impl TenantDb {
@@ -188,12 +209,18 @@ impl TenantDb {
             max_time_ms: AtomicI64::new(i64::MIN),
             metadata: Mutex::new(MetadataStore::default()),
             series_created,
+            retired: RwLock::new(false),
         }
     }
 
     /// Number of series held.
     pub(crate) fn series_count(&self) -> u64 {
         self.series_count.load(Ordering::Relaxed)
+    }
+
+    /// Held shared by a push; `true` when the database was retired (see `retired`).
+    pub(crate) fn retired(&self) -> &RwLock<bool> {
+        &self.retired
     }
 
     /// The tenant's metadata store.
@@ -242,6 +269,7 @@ impl TenantDb {
                             series_ref,
                             series,
                             outcome,
+                            context.now_ms,
                         )
                     }
                     None => missing.push((hash, position)),
@@ -327,10 +355,10 @@ impl TenantDb {
         if let Some(slot) = shard.find(hash, &series.labels, &self.interner) {
             // Another push created it meanwhile.
             let series_ref = pack(shard_index, slot);
-            append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome);
+            append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome, context.now_ms);
             return;
         }
-        if shard.series.len() >= MAX_SLOTS_PER_SHARD {
+        if shard.free_slots.is_empty() && shard.series.len() >= MAX_SLOTS_PER_SHARD {
             Self::refuse_series(outcome, series, IngestError::InstanceSeriesLimit);
             return;
         }
@@ -342,7 +370,7 @@ impl TenantDb {
                 Self::refuse_series(outcome, series, error);
                 return;
             }
-            let series_ref = pack(shard_index, shard.series.len() as u32);
+            let series_ref = pack(shard_index, shard.next_slot());
             index.add(series_ref, &labels, &self.interner);
             self.series_count.fetch_add(1, Ordering::Relaxed);
             context.instance_series.fetch_add(1, Ordering::Relaxed);
@@ -354,7 +382,7 @@ impl TenantDb {
         }
         outcome.series_created += 1;
         self.series_created.inc();
-        append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome);
+        append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome, context.now_ms);
     }
 
     /// The series matching `matchers` (all series when empty), sorted by ref.
@@ -542,10 +570,12 @@ fn append_samples(
     series_ref: SeriesRef,
     series: &PushSeries,
     outcome: &mut PushOutcome,
+    now_ms: i64,
 ) {
     for &Sample { timestamp_ms, value } in &series.samples {
         match data.append(timestamp_ms, value) {
             Ok(Appended::Stored { new_chunk }) => {
+                data.touch(now_ms);
                 outcome.stored(series_ref, timestamp_ms, value);
                 outcome.chunks_created += u64::from(new_chunk);
             }

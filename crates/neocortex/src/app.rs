@@ -8,18 +8,21 @@ use anyhow::Context;
 use neocortex_core::metrics::DiscardedSamples;
 use neocortex_core::{Overrides, Pusher, QueryableSource};
 use neocortex_distributor::Distributor;
-use neocortex_ingester::Ingester;
+use neocortex_ingester::{Flusher, Ingester};
 use neocortex_ring::{IngesterClient, Ring, RingPusher, RingQueryableSource};
+use neocortex_storage::ChunkStore;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::http_metrics::HttpMetrics;
+use crate::ingester_module::{IngesterModule, INGESTER_ID};
 use crate::modules::{parse_targets, start_order, Module};
 use crate::routes::{router, RouteDeps};
 use crate::runtime_config::{load_into, spawn_reloader, RuntimeConfigMetrics};
 use crate::services::{ServiceState, Services};
+use crate::store::StoreSink;
 
 /// Tokens each ingester takes in the ring (Cortex's `-ingester.num-tokens`).
 const INGESTER_TOKENS: usize = 128;
@@ -29,7 +32,10 @@ const INGESTER_TOKENS: usize = 128;
 struct Handles {
     overrides: Option<Overrides>,
     ring: Option<Arc<Ring>>,
-    ingester: Option<Arc<Ingester>>,
+    ingester: Option<Arc<IngesterModule>>,
+    /// The chunk store, when the `store` module runs (the ingester flushes into it, the
+    /// querier reads from it).
+    store: Option<Arc<ChunkStore>>,
     distributor: Option<Arc<Distributor>>,
     prometheus_api: Option<axum::Router>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -86,6 +92,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                     Some(init_overrides(&config, &mut registry, &shutdown, &mut handles.background)?);
             }
             Module::Ring => handles.ring = Some(Arc::new(Ring::new(1))),
+            Module::Store => {
+                let store = crate::store::open_store(&config.schema, &config.storage)
+                    .await
+                    .context("opening the chunk store")?;
+                handles.store = Some(store);
+            }
             Module::Ingester => {
                 let overrides = handles.overrides.clone().context("ingester needs overrides")?;
                 let ingester =
@@ -93,14 +105,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 handles.wal =
                     crate::ingester_wal::start(ingester.clone(), &config.ingester.walconfig, &mut registry)
                         .await?;
-                let ring = handles.ring.as_ref().context("ingester needs the ring")?;
+                let ring = handles.ring.clone().context("ingester needs the ring")?;
                 ring.join(
-                    "ingester-local",
+                    INGESTER_ID,
                     "in-process",
                     INGESTER_TOKENS,
                     ingester.clone() as Arc<dyn IngesterClient>,
                 );
-                handles.ingester = Some(ingester);
+                let flusher = handles.store.clone().map(|store| {
+                    let sink = Arc::new(StoreSink::new(store));
+                    let flusher = Flusher::new(ingester.clone(), sink, &mut registry);
+                    flusher.start();
+                    flusher
+                });
+                handles.ingester =
+                    Some(Arc::new(IngesterModule::new(ingester, flusher, ring, services.clone())));
             }
             Module::Distributor => {
                 let overrides = handles.overrides.clone().context("distributor needs overrides")?;
@@ -139,6 +158,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http_metrics,
         distributor: handles.distributor.clone(),
         prometheus_api: handles.prometheus_api.take(),
+        ingester: handles.ingester.clone(),
     });
 
     let http_shutdown = shutdown.clone();
@@ -153,6 +173,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     tracing::info!(%http_addr, %grpc_addr, modules = ?order, "neocortex started");
 
     let grace = config.server.graceful_shutdown_timeout.0;
+    let ingester_config = config.ingester.clone();
     let stop_services = services.clone();
     let stop_signal = shutdown.clone();
     let done = tokio::spawn(async move {
@@ -164,6 +185,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             (http, grpc)
         })
         .await;
+        if let Some(ingester) = &handles.ingester {
+            // Cortex: flush on shutdown when the WAL is off, or when asked to despite the WAL.
+            let wal = &ingester_config.walconfig;
+            let flush = !wal.wal_enabled || wal.flush_on_shutdown_with_wal_enabled;
+            ingester.shutdown(flush, ingester_config.flush_op_timeout.0).await;
+        }
         if let Some(wal) = handles.wal {
             wal.stop().await;
         }
@@ -224,16 +251,23 @@ mod tests {
     use neocortex_proto::prometheus::{Label, Sample, TimeSeries, WriteRequest};
     use prost::Message;
 
-    fn test_config(auth_enabled: bool) -> Config {
+    /// A config on loopback with free ports and its data under a fresh directory (removed when
+    /// the returned guard drops).
+    fn test_config(auth_enabled: bool) -> (Config, tempfile::TempDir) {
         let mut config = Config { auth_enabled, ..Config::default() };
+        let scratch = tempfile::Builder::new().prefix("neocortex-app-test-").tempdir().unwrap();
+        let data = scratch.path();
+        config.storage.redb.directory = data.join("index").display().to_string();
+        config.storage.filesystem.directory = data.join("chunks").display().to_string();
+        config.ingester.walconfig.wal_dir = data.join("wal").display().to_string();
         config.server.http_listen_address = "127.0.0.1".to_string();
         config.server.http_listen_port = 0;
         config.server.grpc_listen_address = "127.0.0.1".to_string();
         config.server.grpc_listen_port = 0;
-        // In-process tests run side by side in one directory: no shared ./data/wal.
+        // In-process tests run side by side: no shared ./data/wal.
         config.ingester.walconfig.wal_enabled = false;
         config.ingester.walconfig.recover_from_wal = false;
-        config
+        (config, scratch)
     }
 
     fn write_body(metric: &str, timestamp_ms: i64) -> Vec<u8> {
@@ -257,7 +291,8 @@ mod tests {
 
     #[tokio::test]
     async fn push_then_read_back_per_tenant() {
-        let running = start(test_config(true)).await.unwrap();
+        let (config, _data) = test_config(true);
+        let running = start(config).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let client = reqwest::Client::new();
 
@@ -314,7 +349,8 @@ mod tests {
 
     #[tokio::test]
     async fn auth_disabled_uses_fake_tenant() {
-        let running = start(test_config(false)).await.unwrap();
+        let (config, _data) = test_config(false);
+        let running = start(config).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let client = reqwest::Client::new();
         let response = client
@@ -343,7 +379,8 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_targeted_modules_run() {
-        let config = Config { target: "querier".to_string(), ..test_config(false) };
+        let (config, _data) = test_config(false);
+        let config = Config { target: "querier".to_string(), ..config };
         let running = start(config).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let client = reqwest::Client::new();
@@ -408,7 +445,7 @@ mod tests {
         let path = dir.path().join("runtime.yaml");
         std::fs::write(&path, "overrides:\n  team-a:\n    ingestion_rate: 0\n    ingestion_burst_size: 0\n")
             .unwrap();
-        let mut config = test_config(true);
+        let (mut config, _data) = test_config(true);
         config.runtime_config.file = path.display().to_string();
         config.runtime_config.period =
             neocortex_core::duration::GoDuration(std::time::Duration::from_millis(100));
@@ -443,7 +480,8 @@ mod tests {
 
     #[tokio::test]
     async fn promql_query_and_query_range_over_pushed_data() {
-        let running = start(test_config(false)).await.unwrap();
+        let (config, _data) = test_config(false);
+        let running = start(config).await.unwrap();
         let base = format!("http://{}", running.http_addr);
         let client = reqwest::Client::new();
         // Samples at t = 1000 s and 1015 s (old data is accepted: reject_old_samples is off).

@@ -9,6 +9,7 @@ use neocortex_core::{ConfigOption, ConfigSection, Limits};
 use neocortex_distributor::DistributorConfig;
 use neocortex_ingester::IngesterConfig;
 use neocortex_querier::QuerierConfig;
+use neocortex_storage::{PeriodConfig, PeriodicTableConfig, SchemaConfig, SchemaVersion, StorageConfig};
 use serde::{Deserialize, Serialize};
 
 /// The root of the YAML file, with Cortex's key names.
@@ -38,6 +39,37 @@ pub struct Config {
     pub limits: Limits,
     /// The runtime configuration file with per-tenant overrides.
     pub runtime_config: RuntimeConfigConfig,
+    /// The chunk store's periods (`-schema-config-file` replaces it with a file's `configs:`).
+    pub schema: SchemaConfig,
+    /// The chunk store's backends.
+    pub storage: StorageConfig,
+}
+
+/// The schema used when none is configured: one period from 2020-01-01, the embedded redb index
+/// (Cortex's `boltdb` name) and chunks on the local filesystem, schema v11, weekly index tables
+/// `index_<week>` as Cortex's single-process example has them.
+pub fn default_schema() -> SchemaConfig {
+    let week = neocortex_core::duration::ModelDuration(Duration::from_secs(168 * 3600));
+    SchemaConfig {
+        configs: vec![PeriodConfig {
+            // 2020-01-01T00:00:00Z.
+            from: neocortex_storage::schema::day::DayTime { start_ms: 1_577_836_800_000 },
+            store: "boltdb".to_string(),
+            object_store: "filesystem".to_string(),
+            schema: SchemaVersion::V11,
+            index: PeriodicTableConfig {
+                prefix: "index_".to_string(),
+                period: week,
+                tags: Default::default(),
+            },
+            chunks: PeriodicTableConfig {
+                prefix: "chunks_".to_string(),
+                period: week,
+                tags: Default::default(),
+            },
+            row_shards: 0,
+        }],
+    }
 }
 
 impl Default for Config {
@@ -54,6 +86,8 @@ impl Default for Config {
             querier: QuerierConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfigConfig::default(),
+            schema: default_schema(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -63,7 +97,7 @@ const ROOT_OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         key: "target",
         flag: "target",
-        help: "Comma-separated list of modules to run: all, distributor, ingester, querier, ring, overrides, runtime-config, api, server.",
+        help: "Comma-separated list of modules to run: all, distributor, ingester, querier, store, ring, overrides, runtime-config, api, server.",
     },
     ConfigOption {
         key: "auth_enabled",
@@ -226,7 +260,9 @@ pub struct SectionOptions {
     pub options: &'static [ConfigOption],
 }
 
-/// Every option of every section, in the order of the reference.
+/// Every option of every section, in the order of the reference. A section name may be a
+/// dotted path (`storage.aws`) for a subsection with its own table. `schema` has no options:
+/// its `configs` list is set in the YAML or loaded with `-schema-config-file`.
 pub fn all_sections() -> Vec<SectionOptions> {
     vec![
         SectionOptions { section: "", options: ROOT_OPTIONS },
@@ -237,6 +273,21 @@ pub fn all_sections() -> Vec<SectionOptions> {
         SectionOptions { section: "querier", options: QuerierConfig::options() },
         SectionOptions { section: "limits", options: Limits::options() },
         SectionOptions { section: "runtime_config", options: RuntimeConfigConfig::options() },
+        SectionOptions { section: "storage", options: StorageConfig::options() },
+        SectionOptions { section: "storage.aws", options: neocortex_storage::aws::AwsConfig::options() },
+        SectionOptions {
+            section: "storage.bigtable",
+            options: neocortex_storage::gcp::BigtableConfig::options(),
+        },
+        SectionOptions { section: "storage.gcs", options: neocortex_storage::gcp::GcsConfig::options() },
+        SectionOptions {
+            section: "storage.azure",
+            options: neocortex_storage::azure::AzureConfig::options(),
+        },
+        SectionOptions {
+            section: "storage.cassandra",
+            options: neocortex_storage::cassandra::CassandraConfig::options(),
+        },
     ]
 }
 
@@ -250,6 +301,16 @@ impl Config {
         self.querier.validate()?;
         self.limits.validate()?;
         self.runtime_config.validate()?;
+        self.schema.validate().map_err(|err| format!("schema: {err}"))?;
+        if self.schema.configs.is_empty() {
+            return Err("schema: no periods configured (schema.configs or -schema-config-file)".to_string());
+        }
+        self.storage.validate()?;
+        self.storage.aws.validate()?;
+        self.storage.bigtable.validate()?;
+        self.storage.gcs.validate()?;
+        self.storage.azure.validate()?;
+        self.storage.cassandra.validate()?;
         crate::modules::parse_targets(&self.target)?;
         Ok(())
     }

@@ -27,6 +27,7 @@ const CONFIG_FILE: &str = "config.file";
 const CONFIG_EXPAND_ENV: &str = "config.expand-env";
 const PRINT_CONFIG: &str = "print.config";
 const VERSION: &str = "version";
+const SCHEMA_CONFIG_FILE: &str = neocortex_storage::schema::config::SCHEMA_CONFIG_FILE_FLAG;
 
 /// One flag: where it lands in the YAML tree.
 struct FlagTarget {
@@ -59,6 +60,10 @@ where
     };
 
     config = apply_flags(config, &matches, &targets)?;
+    if let Some(path) = matches.get_one::<String>(SCHEMA_CONFIG_FILE) {
+        config.schema = neocortex_storage::SchemaConfig::load_file(std::path::Path::new(path))
+            .with_context(|| format!("schema config file {path}"))?;
+    }
     config.validate().map_err(anyhow::Error::msg).context("invalid configuration")?;
     if matches.get_flag(PRINT_CONFIG) {
         return Ok(Invocation::PrintConfig(Box::new(config)));
@@ -111,13 +116,16 @@ fn build_command(defaults: &Value) -> (Command, HashMap<&'static str, FlagTarget
                 .action(ArgAction::SetTrue)
                 .help("Print the effective configuration as YAML and exit."),
         )
-        .arg(Arg::new(VERSION).long(VERSION).action(ArgAction::SetTrue).help("Print the version and exit."));
+        .arg(Arg::new(VERSION).long(VERSION).action(ArgAction::SetTrue).help("Print the version and exit."))
+        .arg(Arg::new(SCHEMA_CONFIG_FILE).long(SCHEMA_CONFIG_FILE).value_name("path").help(
+            "YAML file with the chunk store's schema periods (`configs:`); replaces the `schema` section.",
+        ));
     let mut targets = HashMap::new();
     for section in all_sections() {
         for option in section.options {
             let mut path: Vec<&'static str> = Vec::new();
             if !section.section.is_empty() {
-                path.push(section.section);
+                path.extend(section.section.split('.'));
             }
             path.extend(option.key.split('.'));
             let default = lookup(defaults, &path);
@@ -363,6 +371,34 @@ mod tests {
     }
 
     #[test]
+    fn schema_config_file_replaces_the_default_schema() {
+        let config = run_config(&[]);
+        assert_eq!(config.schema.configs.len(), 1, "a default period exists");
+        assert_eq!(config.schema.configs[0].index.table_for(1_577_836_800_000), "index_2608");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("schema.yaml");
+        std::fs::write(
+            &path,
+            "configs:\n  - from: 2021-01-01\n    store: boltdb\n    object_store: filesystem\n    schema: v9\n    index: {prefix: i_, period: 24h}\n  - from: 2021-06-01\n    store: inmemory\n    schema: v10\n",
+        )
+        .unwrap();
+        let config = run_config(&[&format!("-schema-config-file={}", path.display())]);
+        assert_eq!(config.schema.configs.len(), 2);
+        assert_eq!(config.schema.configs[1].store, "inmemory");
+        std::fs::write(&path, "configs:\n  - {from: 2021-01-01, store: nosuch, schema: v9}\n").unwrap();
+        let err = format!(
+            "{:#}",
+            parse_command_line([format!("-schema-config-file={}", path.display())]).unwrap_err()
+        );
+        assert!(err.contains("nosuch") && err.contains("schema config file"), "{err}");
+        let yaml = parse_yaml("schema:\n  configs:\n    - {from: 2022-01-01, store: redb, object_store: filesystem, schema: v11}\nstorage:\n  boltdb: {directory: /tmp/x}\n").unwrap();
+        assert_eq!(yaml.schema.configs[0].from.start_ms, 1_640_995_200_000);
+        assert_eq!(yaml.storage.redb.directory, "/tmp/x");
+        let flagged = run_config(&["-local.chunk-directory=/tmp/chunks"]);
+        assert_eq!(flagged.storage.filesystem.directory, "/tmp/chunks");
+    }
+
+    #[test]
     fn print_config_round_trips() {
         let config = run_config(&["-auth.enabled=false"]);
         let yaml = to_yaml(&config);
@@ -379,7 +415,7 @@ mod tests {
                 assert!(flags.insert(option.flag), "flag -{} declared twice", option.flag);
                 let mut path: Vec<&str> = Vec::new();
                 if !section.section.is_empty() {
-                    path.push(section.section);
+                    path.extend(section.section.split('.'));
                 }
                 path.extend(option.key.split('.'));
                 assert!(lookup(&defaults, &path).is_some(), "option {path:?} is not in the config struct");
@@ -403,7 +439,8 @@ mod tests {
         }
         let mut leaves = Vec::new();
         collect_leaves(&defaults, String::new(), &mut leaves);
-        for leaf in leaves {
+        // The schema periods are a list set in the YAML or by -schema-config-file, not by flags.
+        for leaf in leaves.into_iter().filter(|leaf| !leaf.starts_with("schema.")) {
             assert!(declared.contains(&leaf), "config key {leaf} has no option entry (flag and help)");
         }
     }

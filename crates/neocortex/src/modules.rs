@@ -17,6 +17,8 @@ pub enum Module {
     Overrides,
     /// The hash ring of ingesters.
     Ring,
+    /// The chunk store (schema periods, index and object clients).
+    Store,
     /// Validation, limits and fan-out of pushes.
     Distributor,
     /// In-memory series store.
@@ -29,12 +31,13 @@ pub enum Module {
 
 impl Module {
     /// Every module, in declaration order.
-    pub const ALL_MODULES: [Module; 9] = [
+    pub const ALL_MODULES: [Module; 10] = [
         Module::Server,
         Module::Api,
         Module::RuntimeConfig,
         Module::Overrides,
         Module::Ring,
+        Module::Store,
         Module::Distributor,
         Module::Ingester,
         Module::Querier,
@@ -49,6 +52,7 @@ impl Module {
             Module::RuntimeConfig => "runtime-config",
             Module::Overrides => "overrides",
             Module::Ring => "ring",
+            Module::Store => "store",
             Module::Distributor => "distributor",
             Module::Ingester => "ingester",
             Module::Querier => "querier",
@@ -60,12 +64,13 @@ impl Module {
     pub fn dependencies(self) -> &'static [Module] {
         match self {
             Module::Server | Module::RuntimeConfig => &[],
+            Module::Store => &[Module::Overrides],
             Module::Api => &[Module::Server],
             Module::Overrides => &[Module::RuntimeConfig],
             Module::Ring => &[Module::Api, Module::RuntimeConfig],
             Module::Distributor => &[Module::Api, Module::Ring, Module::Overrides],
-            Module::Ingester => &[Module::Api, Module::Ring, Module::Overrides],
-            Module::Querier => &[Module::Api, Module::Ring, Module::Overrides],
+            Module::Ingester => &[Module::Api, Module::Ring, Module::Overrides, Module::Store],
+            Module::Querier => &[Module::Api, Module::Ring, Module::Overrides, Module::Store],
             Module::All => &[Module::Distributor, Module::Ingester, Module::Querier],
         }
     }

@@ -16,7 +16,11 @@ pub fn render_reference() -> String {
          `-config.expand-env` expands `${VAR}` in the file, `-print.config` prints the effective\n\
          configuration, `-version` prints the version. Per-tenant overrides of `limits` come from\n\
          `-runtime-config.file` (`overrides: {<tenant>: {<limit>: <value>}}`), reloaded every\n\
-         `-runtime-config.reload-period`.\n",
+         `-runtime-config.reload-period`.\n\n\
+         The chunk store's periods are the `schema:` section (`configs:`, a list of periods with\n\
+         `from`, `store`, `object_store`, `schema`, `index`, `chunks`, `row_shards`, as in Cortex) or the\n\
+         file named by `-schema-config-file`; without either, one period from 2020-01-01 uses the\n\
+         embedded index (`boltdb`, our redb) and `filesystem` chunks, schema v11, weekly `index_` tables.\n",
     );
     for section in all_sections() {
         let title = if section.section.is_empty() { "top level" } else { section.section };
@@ -26,7 +30,7 @@ pub fn render_reference() -> String {
         for option in section.options {
             let mut path: Vec<&str> = Vec::new();
             if !section.section.is_empty() {
-                path.push(section.section);
+                path.extend(section.section.split('.'));
             }
             path.extend(option.key.split('.'));
             let default = path.iter().try_fold(&defaults, |node, key| node.get(*key));

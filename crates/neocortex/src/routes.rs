@@ -16,6 +16,7 @@ use prometheus_client::registry::Registry;
 use crate::auth::{tenant_middleware, AuthSettings};
 use crate::config::Config;
 use crate::http_metrics::{track_requests, HttpMetrics};
+use crate::ingester_module::IngesterModule;
 use crate::load::to_yaml;
 use crate::services::Services;
 
@@ -34,6 +35,8 @@ pub struct RouteDeps {
     pub distributor: Option<Arc<Distributor>>,
     /// The Prometheus read API, when the `querier` module runs (routes relative to `/api/v1`).
     pub prometheus_api: Option<Router>,
+    /// The ingester, when the `ingester` module runs (`/flush`, `/shutdown`).
+    pub ingester: Option<Arc<IngesterModule>>,
 }
 
 /// Builds the route table.
@@ -60,13 +63,22 @@ pub fn router(deps: RouteDeps) -> Router {
     }
     let tenant_routes = tenant_routes.layer(middleware::from_fn_with_state(auth, tenant_middleware));
 
-    let operations = Router::new()
+    let mut operations = Router::new()
         .route("/", get(index))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/config", get(config_handler))
         .route("/services", get(services_handler))
         .with_state(deps.clone());
+    if let Some(ingester) = deps.ingester.clone() {
+        let admin = Router::new()
+            .route("/flush", get(flush_handler).post(flush_handler))
+            .route("/ingester/flush", get(flush_handler).post(flush_handler))
+            .route("/shutdown", get(shutdown_handler).post(shutdown_handler))
+            .route("/ingester/shutdown", get(shutdown_handler).post(shutdown_handler))
+            .with_state((ingester, deps.config.clone()));
+        operations = operations.merge(admin);
+    }
 
     operations
         .merge(tenant_routes)
@@ -118,8 +130,32 @@ async fn read_body_limited(body: Body, limit: usize) -> Result<bytes::Bytes, Res
     }
 }
 
+#[derive(serde::Deserialize)]
+struct FlushQuery {
+    wait: Option<String>,
+}
+
+/// `/flush`: queues every in-memory series for a flush to the store and answers 204 (with
+/// `wait=true`, once those flushes finished, as Cortex does for blocks).
+async fn flush_handler(
+    State((ingester, _)): State<(Arc<IngesterModule>, Arc<Config>)>,
+    Query(query): Query<FlushQuery>,
+) -> Response {
+    let wait = matches!(query.wait.as_deref(), Some("true" | "1"));
+    let queued = ingester.flush(wait).await;
+    tracing::info!(queued, wait, "flush requested over HTTP");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `/shutdown`: flushes every series to the store and stops the ingester module (it leaves the
+/// ring, `/ready` turns 503); the rest of the process keeps running. Answers 204 when done.
+async fn shutdown_handler(State((ingester, config)): State<(Arc<IngesterModule>, Arc<Config>)>) -> Response {
+    ingester.shutdown(true, config.ingester.flush_op_timeout.0).await;
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn index() -> &'static str {
-    "Neocortex\n\n/ready /metrics /config /services\nPOST /api/v1/push\n/prometheus/api/v1/...\n"
+    "Neocortex\n\n/ready /metrics /config /services /flush /shutdown\nPOST /api/v1/push\n/prometheus/api/v1/...\n"
 }
 
 async fn ready(State(deps): State<RouteDeps>) -> Response {

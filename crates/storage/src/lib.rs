@@ -35,7 +35,7 @@ pub use error::StorageError;
 pub use index::IndexClient;
 pub use object::ObjectClient;
 pub use schema::config::{PeriodConfig, PeriodicTableConfig, SchemaConfig, SchemaVersion};
-pub use store::{ChunkStore, PutStats, SeriesChunks, TenantChunkStore};
+pub use store::{ChunkStore, PeriodClients, PutStats, SeriesChunks, TenantChunkStore};
 
 #[cfg(feature = "local")]
 pub use local::{open_local_store, open_local_store_with_caches};

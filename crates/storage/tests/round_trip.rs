@@ -7,7 +7,9 @@ use neocortex_chunk::XorChunk;
 use neocortex_core::{ErrorCode, Labels, MatchOp, Matcher, Queryable, Sample, SelectHints, Series, TenantId};
 use neocortex_storage::index::memory::MemoryIndexClient;
 use neocortex_storage::object::memory::MemoryObjectClient;
-use neocortex_storage::{open_local_store, ChunkStore, SchemaConfig, SeriesChunks, StorageConfig};
+use neocortex_storage::{
+    open_local_store, ChunkStore, PeriodClients, SchemaConfig, SeriesChunks, StorageConfig,
+};
 
 const SCHEMA: &str = r#"
 configs:
@@ -229,4 +231,31 @@ async fn series_without_metric_name_is_refused() {
     let labels = Labels::from_pairs([("job", "node")]);
     let err = store.put(&tenant, &labels, &chunks_of(&samples_of(0)[..10])).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::BadData);
+}
+
+#[tokio::test]
+async fn each_period_uses_its_own_clients() {
+    let schema = SchemaConfig::from_yaml(SCHEMA).unwrap();
+    let first = (Arc::new(MemoryIndexClient::new()), Arc::new(MemoryObjectClient::new()));
+    let second = (Arc::new(MemoryIndexClient::new()), Arc::new(MemoryObjectClient::new()));
+    let clients = vec![
+        PeriodClients { index: first.0.clone(), objects: first.1.clone() },
+        PeriodClients { index: second.0.clone(), objects: second.1.clone() },
+    ];
+    assert!(ChunkStore::with_period_clients(schema.clone(), clients[..1].to_vec()).is_err());
+    let store = ChunkStore::with_period_clients(schema, clients).unwrap();
+    let tenant = TenantId::new("team-a").unwrap();
+    write_all(&store, &tenant).await;
+    check_reads(Arc::new(store), &tenant).await;
+    // The v9 period's rows and objects went to the first pair, the v11 period's to the second;
+    // the chunk straddling the boundary is indexed in both and stored with its first sample.
+    let first_tables = neocortex_storage::IndexClient::list_tables(first.0.as_ref()).await.unwrap();
+    let second_tables = neocortex_storage::IndexClient::list_tables(second.0.as_ref()).await.unwrap();
+    assert_eq!(first_tables, ["index_2609"]);
+    assert_eq!(second_tables, ["index11_18264"]);
+    let (first_objects, _) = first.1.usage();
+    let (second_objects, _) = second.1.usage();
+    let per_day = 6 * (1440usize).div_ceil(CHUNK_SAMPLES);
+    assert!(first_objects >= per_day && second_objects >= per_day - 6, "{first_objects} {second_objects}");
+    assert_eq!(first_objects + second_objects, 6 * SAMPLES.div_ceil(CHUNK_SAMPLES) + 2);
 }

@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use neocortex_core::TenantId;
 
+use crate::error::StorageError;
 use crate::index::IndexClient;
 use crate::object::ObjectClient;
 use crate::object_format::BodyEncoding;
-use crate::schema::config::SchemaConfig;
+use crate::schema::config::{PeriodConfig, SchemaConfig};
 use crate::store::dedupe::{NoWriteDedupe, WriteDedupe};
 
 pub use queryable::TenantChunkStore;
@@ -22,11 +23,21 @@ pub use write::{PutStats, SeriesChunks};
 /// How many objects one read or write moves at once.
 const DEFAULT_OBJECT_CONCURRENCY: usize = 32;
 
-/// Cortex's series store over one index client and one object client.
+/// The index and object clients of one schema period.
+#[derive(Clone)]
+pub struct PeriodClients {
+    /// Where the period's index rows go.
+    pub index: Arc<dyn IndexClient>,
+    /// Where the period's chunk objects go.
+    pub objects: Arc<dyn ObjectClient>,
+}
+
+/// Cortex's series store: per schema period, one index client and one object client (the
+/// same pair for every period with [`ChunkStore::new`]).
 pub struct ChunkStore {
     schema: SchemaConfig,
-    index: Arc<dyn IndexClient>,
-    objects: Arc<dyn ObjectClient>,
+    /// One entry per period of `schema.configs`, in the same order.
+    periods: Vec<PeriodClients>,
     dedupe: Arc<dyn WriteDedupe>,
     body_encoding: BodyEncoding,
     object_concurrency: usize,
@@ -41,10 +52,30 @@ impl std::fmt::Debug for ChunkStore {
 impl ChunkStore {
     /// A store over `index` and `objects` laid out by `schema` (validated by the caller).
     pub fn new(schema: SchemaConfig, index: Arc<dyn IndexClient>, objects: Arc<dyn ObjectClient>) -> Self {
+        let periods = vec![PeriodClients { index, objects }; schema.configs.len().max(1)];
+        Self::build(schema, periods)
+    }
+
+    /// A store whose period `i` (of `schema.configs`) uses `periods[i]`: Cortex's composite
+    /// store, where each period may name its own index and object store.
+    pub fn with_period_clients(
+        schema: SchemaConfig,
+        periods: Vec<PeriodClients>,
+    ) -> Result<Self, StorageError> {
+        if periods.len() != schema.configs.len() || periods.is_empty() {
+            return Err(StorageError::Config(format!(
+                "{} schema periods but {} client pairs",
+                schema.configs.len(),
+                periods.len()
+            )));
+        }
+        Ok(Self::build(schema, periods))
+    }
+
+    fn build(schema: SchemaConfig, periods: Vec<PeriodClients>) -> Self {
         Self {
             schema,
-            index,
-            objects,
+            periods,
             dedupe: Arc::new(NoWriteDedupe),
             body_encoding: BodyEncoding::default(),
             object_concurrency: DEFAULT_OBJECT_CONCURRENCY,
@@ -72,6 +103,20 @@ impl ChunkStore {
     /// The schema in use.
     pub fn schema(&self) -> &SchemaConfig {
         &self.schema
+    }
+
+    /// The clients of `period`, which must be one of `self.schema().configs`.
+    pub(crate) fn clients_of(&self, period: &PeriodConfig) -> &PeriodClients {
+        let index = self.schema.configs.iter().position(|p| std::ptr::eq(p, period)).unwrap_or(0);
+        &self.periods[index.min(self.periods.len() - 1)]
+    }
+
+    /// The clients of the period holding time `t_ms` (the first period for earlier times).
+    pub(crate) fn clients_at(&self, t_ms: i64) -> &PeriodClients {
+        match self.schema.period_for(t_ms) {
+            Some(period) => self.clients_of(period),
+            None => &self.periods[0],
+        }
     }
 
     /// A `Queryable` view of one tenant's data.

@@ -9,6 +9,7 @@ use neocortex_core::{Labels, MatchOp, Matcher, Sample, Series, TenantId, METRIC_
 
 use crate::chunk_key::ChunkRef;
 use crate::error::{StorageError, QUERY_MUST_CONTAIN_METRIC_NAME};
+use crate::index::IndexClient;
 use crate::object_format::{self, ChunkObject};
 use crate::schema::config::Bucket;
 use crate::schema::entries::{parse_row, IndexQuery, IndexSchema, ParsedRow};
@@ -116,13 +117,15 @@ impl ChunkStore {
         let mut keys = BTreeSet::new();
         for slice in self.schema.periods_in_range(start_ms, end_ms) {
             let schema = IndexSchema::for_period(slice.period);
+            let index = &*self.clients_of(slice.period).index;
             let buckets = slice.period.daily_buckets(slice.from_ms, slice.through_ms, user);
-            let series_ids = self.lookup_series(&schema, &buckets, metric_name, &index_matchers).await?;
+            let series_ids =
+                self.lookup_series(index, &schema, &buckets, metric_name, &index_matchers).await?;
             let queries: Vec<IndexQuery> = series_ids
                 .iter()
                 .flat_map(|id| buckets.iter().map(|bucket| schema.chunks_for_series_query(bucket, id)))
                 .collect();
-            for rows in self.index.query(queries).await? {
+            for rows in index.query(queries).await? {
                 for row in rows {
                     if let ParsedRow::Chunk { chunk_key } = parse_row(&row.range_value, &row.value)? {
                         keys.insert(String::from_utf8_lossy(chunk_key).into_owned());
@@ -144,6 +147,7 @@ impl ChunkStore {
     /// across matchers (every series of the metric when there is no matcher).
     async fn lookup_series(
         &self,
+        index: &dyn IndexClient,
         schema: &IndexSchema,
         buckets: &[Bucket],
         metric_name: &str,
@@ -151,7 +155,7 @@ impl ChunkStore {
     ) -> Result<Vec<String>, StorageError> {
         if matchers.is_empty() {
             let queries = buckets.iter().flat_map(|b| schema.metric_queries(b, metric_name)).collect();
-            return self.series_ids_from(queries, None).await.map(|ids| ids.into_iter().collect());
+            return self.series_ids_from(index, queries, None).await.map(|ids| ids.into_iter().collect());
         }
         let mut result: Option<HashSet<String>> = None;
         for matcher in matchers {
@@ -164,7 +168,7 @@ impl ChunkStore {
                     _ => schema.metric_label_queries(bucket, metric_name, &matcher.name),
                 })
                 .collect();
-            let ids = self.series_ids_from(queries, Some(matcher)).await?;
+            let ids = self.series_ids_from(index, queries, Some(matcher)).await?;
             result = Some(match result {
                 None => ids,
                 Some(previous) => previous.intersection(&ids).cloned().collect(),
@@ -180,11 +184,12 @@ impl ChunkStore {
 
     async fn series_ids_from(
         &self,
+        index: &dyn IndexClient,
         queries: Vec<IndexQuery>,
         matcher: Option<&Matcher>,
     ) -> Result<HashSet<String>, StorageError> {
         let mut ids = HashSet::new();
-        for rows in self.index.query(queries).await? {
+        for rows in index.query(queries).await? {
             for row in rows {
                 let ParsedRow::Series { series_id, label_value } = parse_row(&row.range_value, &row.value)?
                 else {
@@ -222,7 +227,7 @@ impl ChunkStore {
 
     async fn fetch_object(&self, chunk: &ChunkRef) -> Result<ChunkObject, StorageError> {
         let key = chunk.external_key();
-        let data = self.objects.get(&key).await?;
+        let data = self.clients_at(chunk.from_ms).objects.get(&key).await?;
         let actual = object_format::checksum(&data);
         if actual != chunk.checksum {
             return Err(StorageError::corrupt(

@@ -2,6 +2,7 @@
 //! points at an object that does not exist.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -10,9 +11,23 @@ use neocortex_core::{Labels, Sample, TenantId};
 
 use crate::chunk_key::{fingerprint, ChunkRef};
 use crate::error::StorageError;
+use crate::index::IndexClient;
+use crate::object::ObjectClient;
 use crate::object_format;
 use crate::schema::entries::{series_id, IndexEntry, IndexSchema};
 use crate::store::ChunkStore;
+
+/// The position of `client` in `clients` (by identity), adding it if new: one index batch per
+/// distinct client.
+fn index_slot(clients: &mut Vec<Arc<dyn IndexClient>>, client: &Arc<dyn IndexClient>) -> usize {
+    match clients.iter().position(|known| Arc::ptr_eq(known, client)) {
+        Some(position) => position,
+        None => {
+            clients.push(Arc::clone(client));
+            clients.len() - 1
+        }
+    }
+}
 
 /// One series and the chunks to store for it; they become one object.
 #[derive(Debug, Clone)]
@@ -53,6 +68,8 @@ fn merged_samples(chunks: &[XorChunk]) -> Vec<Sample> {
 struct PendingObject {
     key: String,
     data: Bytes,
+    /// The object client of the period holding the chunk's first sample.
+    client: Arc<dyn ObjectClient>,
 }
 
 impl ChunkStore {
@@ -75,8 +92,10 @@ impl ChunkStore {
     ) -> Result<PutStats, StorageError> {
         let user = tenant.as_str();
         let mut objects = Vec::new();
-        let mut label_rows: Vec<(String, Vec<IndexEntry>)> = Vec::new();
-        let mut chunk_rows = Vec::new();
+        let mut label_rows: Vec<(String, usize, Vec<IndexEntry>)> = Vec::new();
+        let mut index_clients: Vec<Arc<dyn IndexClient>> = Vec::new();
+        // Rows go to the index client of the period they belong to.
+        let mut chunk_rows: Vec<(usize, IndexEntry)> = Vec::new();
         for one in series {
             let metric_name =
                 one.labels.metric_name().filter(|n| !n.is_empty()).ok_or(StorageError::MissingMetricName)?;
@@ -99,16 +118,19 @@ impl ChunkStore {
             let key = chunk_ref.external_key();
             for slice in self.schema.periods_in_range(from_ms, through_ms) {
                 let schema = IndexSchema::for_period(slice.period);
+                let client = index_slot(&mut index_clients, &self.clients_of(slice.period).index);
                 for bucket in slice.period.daily_buckets(slice.from_ms, slice.through_ms, user) {
                     let dedupe_key = format!("{}\0{}\0{id}", bucket.table, bucket.hash_key);
                     label_rows.push((
                         dedupe_key,
+                        client,
                         schema.label_write_entries(&bucket, metric_name, &one.labels, &id),
                     ));
-                    chunk_rows.push(schema.chunk_write_entry(&bucket, &id, &key));
+                    chunk_rows.push((client, schema.chunk_write_entry(&bucket, &id, &key)));
                 }
             }
-            objects.push(PendingObject { key, data: Bytes::from(data) });
+            let client = Arc::clone(&self.clients_at(from_ms).objects);
+            objects.push(PendingObject { key, data: Bytes::from(data), client });
         }
         if objects.is_empty() {
             return Ok(PutStats::default());
@@ -120,27 +142,33 @@ impl ChunkStore {
             ..PutStats::default()
         };
         futures::stream::iter(objects)
-            .map(|object| async move { self.objects.put(&object.key, object.data).await })
+            .map(|object| async move { object.client.put(&object.key, object.data).await })
             .buffer_unordered(self.object_concurrency)
             .try_collect::<()>()
             .await?;
 
-        let dedupe_keys: Vec<String> = label_rows.iter().map(|(key, _)| key.clone()).collect();
+        let dedupe_keys: Vec<String> = label_rows.iter().map(|(key, _, _)| key.clone()).collect();
         let missing = self.dedupe.missing(&dedupe_keys).await;
         let mut seen = HashSet::new();
-        let mut entries = Vec::with_capacity(chunk_rows.len() + label_rows.len() * 8);
+        let mut batches: Vec<Vec<IndexEntry>> = vec![Vec::new(); index_clients.len()];
         let mut written_keys = Vec::new();
-        for ((key, rows), must_write) in label_rows.into_iter().zip(missing) {
+        for ((key, client, rows), must_write) in label_rows.into_iter().zip(missing) {
             if must_write && seen.insert(key.clone()) {
-                entries.extend(rows);
+                batches[client].extend(rows);
                 written_keys.push(key);
             }
         }
-        entries.extend(chunk_rows);
-        stats.index_rows = entries.len();
-        stats.index_bytes =
-            entries.iter().map(|e| e.hash_value.len() + e.range_value.len() + e.value.len()).sum();
-        self.index.batch_write(entries).await?;
+        for (client, row) in chunk_rows {
+            batches[client].push(row);
+        }
+        for (client, entries) in index_clients.iter().zip(batches) {
+            stats.index_rows += entries.len();
+            stats.index_bytes += entries
+                .iter()
+                .map(|e| e.hash_value.len() + e.range_value.len() + e.value.len())
+                .sum::<usize>();
+            client.batch_write(entries).await?;
+        }
         self.dedupe.store(&written_keys).await;
         tracing::debug!(user, objects = stats.objects, index_rows = stats.index_rows, "stored chunks");
         Ok(stats)
