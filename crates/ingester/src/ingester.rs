@@ -107,11 +107,6 @@ impl Ingester {
         self.clock.now_ms()
     }
 
-    /// Every tenant's database.
-    pub(crate) fn tenant_dbs(&self) -> Vec<Arc<TenantDb>> {
-        self.tenants.by_id.read().values().cloned().collect()
-    }
-
     /// Number of series (all tenants) with samples not yet flushed to the store.
     pub fn unflushed_series(&self) -> usize {
         self.tenant_dbs().iter().map(|db| db.unflushed_series()).sum()

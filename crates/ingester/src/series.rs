@@ -4,9 +4,9 @@
 use neocortex_chunk::{XorChunk, XorIter};
 use neocortex_core::Sample;
 
+mod flush_state;
 #[path = "wal/series_hooks.rs"]
 mod wal_hooks;
-mod flush_state;
 
 /// Samples per chunk before a new one is cut, as in Prometheus's head.
 pub const SAMPLES_PER_CHUNK: usize = 120;

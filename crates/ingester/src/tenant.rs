@@ -355,7 +355,13 @@ impl TenantDb {
         if let Some(slot) = shard.find(hash, &series.labels, &self.interner) {
             // Another push created it meanwhile.
             let series_ref = pack(shard_index, slot);
-            append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome, context.now_ms);
+            append_samples(
+                shard.series[slot as usize].data.get_mut(),
+                series_ref,
+                series,
+                outcome,
+                context.now_ms,
+            );
             return;
         }
         if shard.free_slots.is_empty() && shard.series.len() >= MAX_SLOTS_PER_SHARD {
@@ -382,7 +388,13 @@ impl TenantDb {
         }
         outcome.series_created += 1;
         self.series_created.inc();
-        append_samples(shard.series[slot as usize].data.get_mut(), series_ref, series, outcome, context.now_ms);
+        append_samples(
+            shard.series[slot as usize].data.get_mut(),
+            series_ref,
+            series,
+            outcome,
+            context.now_ms,
+        );
     }
 
     /// The series matching `matchers` (all series when empty), sorted by ref.

@@ -396,7 +396,9 @@ mod tests {
     async fn graceful_restart_keeps_samples_through_the_wal() {
         let dir = tempfile::tempdir().unwrap();
         let config = || {
-            let mut config = test_config(false);
+            let (mut config, _scratch) = test_config(false);
+            config.storage.redb.directory = dir.path().join("index").display().to_string();
+            config.storage.filesystem.directory = dir.path().join("chunks").display().to_string();
             config.ingester.walconfig.wal_enabled = true;
             config.ingester.walconfig.recover_from_wal = true;
             config.ingester.walconfig.wal_dir = dir.path().join("wal").display().to_string();

@@ -74,7 +74,7 @@ async fn flush_and_shutdown_write_chunks_and_index_under_data() -> anyhow::Resul
     let (status, body) = send(client.post(format!("{}/flush", neocortex.http_url()))).await?;
     ensure!(status == 204, "/flush answered {status}: {body}");
     let chunks = eventually("chunks stored after /flush", Duration::from_secs(30), || async {
-        metric(&client, &neocortex, stored).await.ok().filter(|value| *value > 0.0)
+        metric(&client, &neocortex, stored).await.ok().filter(|value| *value >= (SERIES * 3) as f64)
     })
     .await?;
     // 300 samples a series: two full chunks and the closed head each.

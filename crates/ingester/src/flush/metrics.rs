@@ -43,9 +43,9 @@ impl FlushMetrics {
             chunks_stored: Family::default(),
             chunk_stored_bytes: Family::default(),
             // Cortex's buckets: with default settings chunks flush between 5 minutes and 12 hours.
-            chunk_age_seconds: Histogram::new(
-                [60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 36000.0, 43200.0, 57600.0].into_iter(),
-            ),
+            chunk_age_seconds: Histogram::new([
+                60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 36000.0, 43200.0, 57600.0,
+            ]),
             chunk_length: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
                 5.0, 2.0, 11,
             )),

@@ -51,7 +51,8 @@ impl TenantDb {
         if let Some(slot) = shard.find(hash, labels, &self.interner) {
             return (pack(shard_index, slot), false);
         }
-        let series_ref = pack(shard_index, shard.series.len() as u32);
+        // The slot `insert` takes: a freed one (flushed series removed) or the next new one.
+        let series_ref = pack(shard_index, shard.next_slot());
         self.index.write().add(series_ref, &label_refs, &self.interner);
         self.series_count.fetch_add(1, Ordering::Relaxed);
         instance_series.fetch_add(1, Ordering::Relaxed);
@@ -104,7 +105,8 @@ impl TenantDb {
     ) {
         let Some(shard) = self.shards.get(shard_index) else { return };
         let shard = shard.read();
-        for (slot, entry) in shard.series.iter().enumerate() {
+        // Empty labels mark the free slot of a removed series.
+        for (slot, entry) in shard.series.iter().enumerate().filter(|(_, entry)| !entry.labels.is_empty()) {
             let labels = self.to_labels(&entry.labels);
             visit(pack(shard_index, slot as u32), &labels, &entry.data.lock());
         }
