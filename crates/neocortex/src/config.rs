@@ -274,20 +274,6 @@ pub fn all_sections() -> Vec<SectionOptions> {
         SectionOptions { section: "limits", options: Limits::options() },
         SectionOptions { section: "runtime_config", options: RuntimeConfigConfig::options() },
         SectionOptions { section: "storage", options: StorageConfig::options() },
-        SectionOptions { section: "storage.aws", options: neocortex_storage::aws::AwsConfig::options() },
-        SectionOptions {
-            section: "storage.bigtable",
-            options: neocortex_storage::gcp::BigtableConfig::options(),
-        },
-        SectionOptions { section: "storage.gcs", options: neocortex_storage::gcp::GcsConfig::options() },
-        SectionOptions {
-            section: "storage.azure",
-            options: neocortex_storage::azure::AzureConfig::options(),
-        },
-        SectionOptions {
-            section: "storage.cassandra",
-            options: neocortex_storage::cassandra::CassandraConfig::options(),
-        },
     ]
 }
 
