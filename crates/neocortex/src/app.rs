@@ -10,6 +10,8 @@ use neocortex_core::{Overrides, Pusher, QueryableSource};
 use neocortex_distributor::Distributor;
 use neocortex_ingester::{Flusher, Ingester};
 use neocortex_ring::{IngesterClient, Ring, RingPusher, RingQueryableSource};
+use neocortex_storage::cache::metrics::CacheMetrics;
+use neocortex_storage::cache::StoreCaches;
 use neocortex_storage::ChunkStore;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -39,6 +41,8 @@ struct Handles {
     distributor: Option<Arc<Distributor>>,
     prometheus_api: Option<axum::Router>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The table manager's loop: it ends after the sync in progress when shutdown is signalled.
+    table_manager: Option<tokio::task::JoinHandle<()>>,
     /// The ingester's WAL, closed after the servers drain.
     wal: Option<crate::ingester_wal::WalService>,
 }
@@ -93,10 +97,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             }
             Module::Ring => handles.ring = Some(Arc::new(Ring::new(1))),
             Module::Store => {
-                let store = crate::store::open_store(&config.schema, &config.storage)
+                let cache_metrics = CacheMetrics::register(&mut registry);
+                let caches = StoreCaches::from_config(&config.storage, &config.chunk_store, &cache_metrics)
+                    .context("building the chunk store's caches")?;
+                let store = crate::store::open_store(&config.schema, &config.storage, &caches)
                     .await
                     .context("opening the chunk store")?;
                 handles.store = Some(store);
+            }
+            Module::TableManager => {
+                let store = handles.store.as_ref().context("the table manager needs the store")?;
+                handles.table_manager = Some(crate::table_manager_module::start(
+                    &config,
+                    store,
+                    &mut registry,
+                    shutdown.child_token(),
+                )?);
             }
             Module::Ingester => {
                 let overrides = handles.overrides.clone().context("ingester needs overrides")?;
@@ -193,6 +209,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
         if let Some(wal) = handles.wal {
             wal.stop().await;
+        }
+        if let Some(table_manager) = handles.table_manager {
+            // Let a sync in progress finish its table operations, within the grace period.
+            if tokio::time::timeout(grace, table_manager).await.is_err() {
+                tracing::warn!(
+                    ?grace,
+                    "the table manager's sync did not finish within the graceful shutdown timeout"
+                );
+            }
         }
         for task in handles.background {
             task.abort();

@@ -9,6 +9,8 @@ use neocortex_core::{ConfigOption, ConfigSection, Limits};
 use neocortex_distributor::DistributorConfig;
 use neocortex_ingester::IngesterConfig;
 use neocortex_querier::QuerierConfig;
+use neocortex_storage::cache::ChunkStoreConfig;
+use neocortex_storage::table_manager::TableManagerConfig;
 use neocortex_storage::{PeriodConfig, PeriodicTableConfig, SchemaConfig, SchemaVersion, StorageConfig};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +45,11 @@ pub struct Config {
     pub schema: SchemaConfig,
     /// The chunk store's backends.
     pub storage: StorageConfig,
+    /// The chunk store's chunk cache, write-dedupe cache and index-cache age rule (Cortex's
+    /// `chunk_store_config`); the index-query cache is in `storage:`.
+    pub chunk_store: ChunkStoreConfig,
+    /// The table manager.
+    pub table_manager: TableManagerConfig,
 }
 
 /// The schema used when none is configured: one period from 2020-01-01, the embedded redb index
@@ -88,6 +95,8 @@ impl Default for Config {
             runtime_config: RuntimeConfigConfig::default(),
             schema: default_schema(),
             storage: StorageConfig::default(),
+            chunk_store: ChunkStoreConfig::default(),
+            table_manager: TableManagerConfig::default(),
         }
     }
 }
@@ -97,7 +106,7 @@ const ROOT_OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         key: "target",
         flag: "target",
-        help: "Comma-separated list of modules to run: all, distributor, ingester, querier, store, ring, overrides, runtime-config, api, server.",
+        help: "Comma-separated list of modules to run: all, distributor, ingester, querier, store, table-manager, ring, overrides, runtime-config, api, server.",
     },
     ConfigOption {
         key: "auth_enabled",
@@ -274,6 +283,8 @@ pub fn all_sections() -> Vec<SectionOptions> {
         SectionOptions { section: "limits", options: Limits::options() },
         SectionOptions { section: "runtime_config", options: RuntimeConfigConfig::options() },
         SectionOptions { section: "storage", options: StorageConfig::options() },
+        SectionOptions { section: "chunk_store", options: ChunkStoreConfig::options() },
+        SectionOptions { section: "table_manager", options: TableManagerConfig::options() },
     ]
 }
 
@@ -297,6 +308,9 @@ impl Config {
         self.storage.gcs.validate()?;
         self.storage.azure.validate()?;
         self.storage.cassandra.validate()?;
+        self.chunk_store.validate()?;
+        self.table_manager.validate()?;
+        self.table_manager.validate_for_schema(&self.schema)?;
         crate::modules::parse_targets(&self.target)?;
         Ok(())
     }

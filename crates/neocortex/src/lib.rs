@@ -16,3 +16,4 @@ pub mod routes;
 pub mod runtime_config;
 pub mod services;
 pub mod store;
+pub mod table_manager_module;

@@ -19,6 +19,8 @@ pub enum Module {
     Ring,
     /// The chunk store (schema periods, index and object clients).
     Store,
+    /// Creates and deletes the schema's periodic tables.
+    TableManager,
     /// Validation, limits and fan-out of pushes.
     Distributor,
     /// In-memory series store.
@@ -31,13 +33,14 @@ pub enum Module {
 
 impl Module {
     /// Every module, in declaration order.
-    pub const ALL_MODULES: [Module; 10] = [
+    pub const ALL_MODULES: [Module; 11] = [
         Module::Server,
         Module::Api,
         Module::RuntimeConfig,
         Module::Overrides,
         Module::Ring,
         Module::Store,
+        Module::TableManager,
         Module::Distributor,
         Module::Ingester,
         Module::Querier,
@@ -53,6 +56,7 @@ impl Module {
             Module::Overrides => "overrides",
             Module::Ring => "ring",
             Module::Store => "store",
+            Module::TableManager => "table-manager",
             Module::Distributor => "distributor",
             Module::Ingester => "ingester",
             Module::Querier => "querier",
@@ -65,13 +69,14 @@ impl Module {
         match self {
             Module::Server | Module::RuntimeConfig => &[],
             Module::Store => &[Module::Overrides],
+            Module::TableManager => &[Module::Api, Module::Store],
             Module::Api => &[Module::Server],
             Module::Overrides => &[Module::RuntimeConfig],
             Module::Ring => &[Module::Api, Module::RuntimeConfig],
             Module::Distributor => &[Module::Api, Module::Ring, Module::Overrides],
             Module::Ingester => &[Module::Api, Module::Ring, Module::Overrides, Module::Store],
             Module::Querier => &[Module::Api, Module::Ring, Module::Overrides, Module::Store],
-            Module::All => &[Module::Distributor, Module::Ingester, Module::Querier],
+            Module::All => &[Module::Distributor, Module::Ingester, Module::Querier, Module::TableManager],
         }
     }
 

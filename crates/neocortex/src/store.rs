@@ -3,7 +3,8 @@
 //! `object_store` names (Cortex's composite store), and adapts it to the ingester's flush sink.
 //!
 //! Clients are opened once per backend name and shared by every period naming it (the embedded
-//! redb index cannot be opened twice by one process).
+//! redb index cannot be opened twice by one process). The caches of `chunk_store:` and
+//! `storage.index_queries_cache_config` go around them (see [`with_caches`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,10 +14,12 @@ use async_trait::async_trait;
 use neocortex_chunk::XorChunk;
 use neocortex_core::TenantId;
 use neocortex_ingester::{ChunkSink, FlushError, FlushSeries};
+use neocortex_storage::cache::{wrap_with_caches, StoreCaches};
 use neocortex_storage::index::memory::MemoryIndexClient;
 use neocortex_storage::index::redb::RedbIndexClient;
 use neocortex_storage::object::filesystem::FilesystemObjectClient;
 use neocortex_storage::object::memory::MemoryObjectClient;
+use neocortex_storage::store::dedupe::{NoWriteDedupe, WriteDedupe};
 use neocortex_storage::{
     ChunkStore, IndexClient, ObjectClient, PeriodClients, PeriodConfig, SchemaConfig, SeriesChunks,
     StorageConfig, StorageError,
@@ -156,10 +159,11 @@ impl ClientCache {
 }
 
 /// Opens the chunk store for `schema` (validated, at least one period) over the backends
-/// configured in `storage`.
+/// configured in `storage`, with `caches` around every period's clients.
 pub async fn open_store(
     schema: &SchemaConfig,
     storage: &StorageConfig,
+    caches: &StoreCaches,
 ) -> Result<Arc<ChunkStore>, StorageError> {
     if schema.configs.is_empty() {
         return Err(StorageError::Config(
@@ -173,7 +177,38 @@ pub async fn open_store(
         let objects = cache.objects(period, storage).await?;
         periods.push(PeriodClients { index, objects });
     }
-    Ok(Arc::new(ChunkStore::with_period_clients(schema.clone(), periods)?))
+    let (periods, dedupe) = with_caches(periods, caches);
+    Ok(Arc::new(ChunkStore::with_period_clients(schema.clone(), periods)?.with_write_dedupe(dedupe)))
+}
+
+/// Puts `caches` around every period's clients. Periods sharing a backend client share its
+/// caching wrapper too; the caches themselves are shared by every period (their keys name the
+/// table or the tenant's chunk, so periods cannot collide).
+pub fn with_caches(
+    periods: Vec<PeriodClients>,
+    caches: &StoreCaches,
+) -> (Vec<PeriodClients>, Arc<dyn WriteDedupe>) {
+    let mut wrapped: Vec<(PeriodClients, PeriodClients)> = Vec::new();
+    let mut dedupe = None;
+    let mut out = Vec::with_capacity(periods.len());
+    for raw in periods {
+        let known = wrapped.iter().find(|(seen, _)| {
+            Arc::ptr_eq(&seen.index, &raw.index) && Arc::ptr_eq(&seen.objects, &raw.objects)
+        });
+        let clients = match known {
+            Some((_, clients)) => clients.clone(),
+            None => {
+                let cached = wrap_with_caches(raw.index.clone(), raw.objects.clone(), caches);
+                dedupe.get_or_insert(cached.write_dedupe);
+                let clients = PeriodClients { index: cached.index, objects: cached.objects };
+                wrapped.push((raw, clients.clone()));
+                clients
+            }
+        };
+        out.push(clients);
+    }
+    let dedupe = dedupe.unwrap_or_else(|| Arc::new(NoWriteDedupe));
+    (out, dedupe)
 }
 
 /// The chunk store as the ingester's flush target: every closed chunk of a series goes to the
@@ -235,16 +270,23 @@ mod tests {
             ("configs: [{from: 2020-01-01, store: boltdb, object_store: azure, schema: v11}]", "azure"),
             ("configs: [{from: 2020-01-01, store: cassandra, schema: v11, chunks: {prefix: c_}}]", "cassandra"),
         ] {
-            let err = open_store(&schema(yaml), &storage).await.unwrap_err().to_string();
+            let err = open_store(&schema(yaml), &storage, &StoreCaches::default()).await.unwrap_err().to_string();
             assert!(err.contains(&format!("the {wanted} backend is not available yet")), "{err}");
             assert!(err.contains("2020-01-01"), "{err}");
         }
-        let err = open_store(&schema("configs: [{from: 2020-01-01, store: boltdb, schema: v11}]"), &storage)
+        let err = open_store(
+            &schema("configs: [{from: 2020-01-01, store: boltdb, schema: v11}]"),
+            &storage,
+            &StoreCaches::default(),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot hold chunks"), "{err}");
+        let err = open_store(&SchemaConfig::default(), &storage, &StoreCaches::default())
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("cannot hold chunks"), "{err}");
-        let err = open_store(&SchemaConfig::default(), &storage).await.unwrap_err().to_string();
         assert!(err.contains("no periods"), "{err}");
     }
 
@@ -253,7 +295,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let storage = local_storage(directory.path());
         let yaml = "configs:\n  - {from: 2020-01-01, store: boltdb, object_store: filesystem, schema: v9, index: {prefix: a_, period: 168h}}\n  - {from: 2020-02-01, store: redb, object_store: filesystem, schema: v11, index: {prefix: b_, period: 168h}}\n";
-        let store = open_store(&schema(yaml), &storage).await.unwrap();
+        let store = open_store(&schema(yaml), &storage, &StoreCaches::default()).await.unwrap();
         let sink = StoreSink::new(store.clone());
         let mut chunk = XorChunk::new();
         // 2020-03-01T00:00:00Z onwards, one sample a minute.

@@ -105,6 +105,12 @@ impl ChunkStore {
         &self.schema
     }
 
+    /// The index client of each period of `self.schema().configs`, in order (the table
+    /// manager takes its table clients from them).
+    pub fn period_index_clients(&self) -> Vec<Arc<dyn IndexClient>> {
+        self.periods.iter().map(|clients| clients.index.clone()).collect()
+    }
+
     /// The clients of `period`, which must be one of `self.schema().configs`.
     pub(crate) fn clients_of(&self, period: &PeriodConfig) -> &PeriodClients {
         let index = self.schema.configs.iter().position(|p| std::ptr::eq(p, period)).unwrap_or(0);

@@ -1,0 +1,139 @@
+//! The real binary's table manager (`-target=table-manager`): on the local redb index it creates
+//! the daily tables of the retention window and tomorrow's table ahead of its period (grace
+//! period), deletes tables past the retention period, keeps tables it does not own, reports its
+//! syncs in `/metrics` and stops on SIGTERM.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use neocortex_storage::index::redb::RedbIndexClient;
+use neocortex_storage::IndexClient;
+use neocortex_testkit::http::send;
+use neocortex_testkit::remote_write::now_ms;
+use neocortex_testkit::{eventually, NeocortexProcess};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn neocortex_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_neocortex")
+}
+
+/// The value of the first exposition line starting with `prefix`.
+async fn metric(client: &reqwest::Client, neocortex: &NeocortexProcess, prefix: &str) -> anyhow::Result<f64> {
+    let (_, text) = send(client.get(format!("{}/metrics", neocortex.http_url()))).await?;
+    Ok(text
+        .lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// Sends SIGTERM and waits for a clean exit.
+async fn stop(neocortex: &mut NeocortexProcess) -> anyhow::Result<()> {
+    let pid = neocortex.process().pid().to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().context("running kill")?;
+    ensure!(status.success(), "kill -TERM failed");
+    let exited = eventually("neocortex to exit after SIGTERM", Duration::from_secs(60), || {
+        let status = neocortex.process().exit_status();
+        async move { status }
+    })
+    .await?;
+    ensure!(exited.success(), "exit status {exited}: {}", neocortex.process().output());
+    Ok(())
+}
+
+async fn redb_tables(index_directory: &Path) -> anyhow::Result<Vec<String>> {
+    let index = RedbIndexClient::open(index_directory)?;
+    Ok(index.list_tables().await?)
+}
+
+#[tokio::test]
+async fn table_manager_creates_ahead_and_deletes_past_retention_on_redb() -> anyhow::Result<()> {
+    let directory = tempfile::tempdir()?;
+    let index_directory = directory.path().join("data").join("index");
+    std::fs::create_dir_all(&index_directory)?;
+    let today = now_ms().div_euclid(DAY_MS);
+    // Daily tables from 30 days ago; tables of our prefix that are past the 3-day retention,
+    // and one we do not own, exist before the table manager starts.
+    let from_ms = (today - 30) * DAY_MS;
+    let from = format_day(from_ms);
+    {
+        let index = RedbIndexClient::open(&index_directory)?;
+        for old in [today - 8, today - 5, today - 4] {
+            index.create_table(&format!("daily_{old}")).await?;
+        }
+        index.create_table("someone_elses_table").await?;
+    }
+    let schema_file = directory.path().join("schema.yaml");
+    std::fs::write(
+        &schema_file,
+        format!(
+            "configs:\n  - from: {from}\n    store: boltdb\n    object_store: filesystem\n    schema: v11\n    \
+             index: {{prefix: daily_, period: 24h}}\n"
+        ),
+    )?;
+    let schema_flag = format!("-schema-config-file={}", schema_file.display());
+    let mut neocortex = NeocortexProcess::start_in(
+        neocortex_binary(),
+        directory.path(),
+        &[
+            "-target=table-manager",
+            &schema_flag,
+            "-table-manager.retention-period=72h",
+            "-table-manager.retention-deletes-enabled=true",
+            "-table-manager.periodic-table.grace-period=24h",
+            "-table-manager.poll-interval=1s",
+        ],
+    )
+    .await?;
+    let client = reqwest::Client::new();
+    let success = "cortex_table_manager_sync_duration_seconds_count{operation=\"TableManager.SyncTables\",status_code=\"success\"}";
+    eventually("two successful table syncs", Duration::from_secs(60), || async {
+        metric(&client, &neocortex, success).await.ok().filter(|count| *count >= 2.0)
+    })
+    .await?;
+    let last_success =
+        metric(&client, &neocortex, "cortex_table_manager_sync_success_timestamp_seconds").await?;
+    ensure!(
+        (last_success * 1000.0 - now_ms() as f64).abs() < 60_000.0,
+        "last successful sync at {last_success}"
+    );
+    ensure!(metric(&client, &neocortex, "cortex_table_manager_create_failures").await? == 0.0);
+    ensure!(metric(&client, &neocortex, "cortex_table_manager_delete_failures").await? == 0.0);
+    let (_, services) = send(client.get(format!("{}/services", neocortex.http_url()))).await?;
+    ensure!(services.contains("table-manager => Running") && !services.contains("ingester"), "{services}");
+    stop(&mut neocortex).await?;
+    ensure!(now_ms().div_euclid(DAY_MS) == today, "the day changed during the test; run it again");
+
+    let tables = redb_tables(&index_directory).await?;
+    // The retention window (today - 3 ..= today) and tomorrow's table, created within its grace
+    // period; the expired tables are gone and the foreign one is kept.
+    let mut expected: Vec<String> = (today - 3..=today + 1).map(|day| format!("daily_{day}")).collect();
+    expected.push("someone_elses_table".to_string());
+    expected.sort();
+    ensure!(tables == expected, "tables {tables:?}, expected {expected:?}");
+    Ok(())
+}
+
+/// `YYYY-MM-DD` of a day start in Unix milliseconds (civil-from-days, proleptic Gregorian).
+fn format_day(ms: i64) -> String {
+    let days = ms.div_euclid(DAY_MS);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[test]
+fn format_day_matches_known_dates() {
+    assert_eq!(format_day(0), "1970-01-01");
+    assert_eq!(format_day(1_577_836_800_000), "2020-01-01");
+    assert_eq!(format_day(1_709_164_800_000), "2024-02-29");
+}
