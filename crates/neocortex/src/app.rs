@@ -9,6 +9,7 @@ use neocortex_core::metrics::DiscardedSamples;
 use neocortex_core::{Overrides, Pusher, QueryableSource};
 use neocortex_distributor::Distributor;
 use neocortex_ingester::{Flusher, Ingester};
+use neocortex_querier::QuerierSource;
 use neocortex_ring::{IngesterClient, Ring, RingPusher, RingQueryableSource};
 use neocortex_storage::cache::metrics::CacheMetrics;
 use neocortex_storage::cache::StoreCaches;
@@ -152,7 +153,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             Module::Querier => {
                 let ring = handles.ring.clone().context("querier needs the ring")?;
                 let overrides = handles.overrides.clone().context("querier needs overrides")?;
-                let source: Arc<dyn QueryableSource> = Arc::new(RingQueryableSource::new(ring));
+                // Recent data from the ingesters, older data from the chunk store, by the
+                // querier's time rules (`query_ingesters_within`, `query_store_after`).
+                let ingesters: Arc<dyn QueryableSource> = Arc::new(RingQueryableSource::new(ring));
+                let source: Arc<dyn QueryableSource> =
+                    Arc::new(QuerierSource::new(ingesters, handles.store.clone(), &config.querier));
                 handles.prometheus_api = Some(crate::query_api::prometheus_api(&config, source, overrides));
             }
             Module::All => {}

@@ -25,77 +25,81 @@ use neocortex_storage::{
     StorageConfig, StorageError,
 };
 
-/// The backend families a period's store names map to.
+/// The index client a period's `store` name selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Backend {
+enum IndexBackend {
     /// The embedded redb index (`boltdb`, `redb`).
     Redb,
+    /// In-process memory (tests, throwaway runs).
+    InMemory,
+    /// DynamoDB (`aws`, `aws-dynamo`).
+    DynamoDb,
+    /// Bigtable (`bigtable`, `bigtable-hashed`, `gcp`, `gcp-columnkey`).
+    Bigtable,
+    /// Cassandra (experimental).
+    Cassandra,
+}
+
+impl IndexBackend {
+    fn of(name: &str) -> Option<IndexBackend> {
+        Some(match name {
+            "boltdb" | "redb" => IndexBackend::Redb,
+            "inmemory" => IndexBackend::InMemory,
+            "aws" | "aws-dynamo" => IndexBackend::DynamoDb,
+            "bigtable" | "bigtable-hashed" | "gcp" | "gcp-columnkey" => IndexBackend::Bigtable,
+            "cassandra" => IndexBackend::Cassandra,
+            _ => return None,
+        })
+    }
+}
+
+/// The object client a period's `object_store` name (or, when empty, its `store` name) selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ObjectBackend {
     /// Chunks on the local filesystem.
     Filesystem,
     /// In-process memory (tests, throwaway runs).
     InMemory,
-    /// DynamoDB / S3.
-    Aws,
-    /// Bigtable / GCS.
-    Gcp,
+    /// S3 (`s3`, and `aws` as in Cortex).
+    S3,
+    /// Google Cloud Storage.
+    Gcs,
     /// Azure Blob storage.
     Azure,
-    /// Cassandra.
+    /// Cassandra's `chunks` table (experimental).
     Cassandra,
 }
 
-impl Backend {
-    fn of_index_store(name: &str) -> Option<Backend> {
-        Some(match name {
-            "boltdb" | "redb" => Backend::Redb,
-            "inmemory" => Backend::InMemory,
-            "aws" | "aws-dynamo" => Backend::Aws,
-            "bigtable" | "bigtable-hashed" | "gcp" | "gcp-columnkey" => Backend::Gcp,
-            "cassandra" => Backend::Cassandra,
-            _ => return None,
+impl ObjectBackend {
+    /// The backend of `name`, or why it cannot hold chunks.
+    fn of(name: &str) -> Result<ObjectBackend, String> {
+        Ok(match name {
+            "filesystem" => ObjectBackend::Filesystem,
+            "inmemory" => ObjectBackend::InMemory,
+            "s3" | "aws" => ObjectBackend::S3,
+            "gcs" => ObjectBackend::Gcs,
+            "azure" => ObjectBackend::Azure,
+            "cassandra" => ObjectBackend::Cassandra,
+            "aws-dynamo" => {
+                return Err(
+                    "chunks in DynamoDB tables are not supported yet: set object_store: s3".to_string()
+                )
+            }
+            "bigtable" | "bigtable-hashed" | "gcp" | "gcp-columnkey" => {
+                return Err(
+                    "chunks in Bigtable tables are not supported yet: set object_store: gcs".to_string()
+                )
+            }
+            _ => return Err("it names no object store: set object_store (e.g. filesystem)".to_string()),
         })
     }
-
-    fn of_object_store(name: &str) -> Option<Backend> {
-        Some(match name {
-            "filesystem" => Backend::Filesystem,
-            "inmemory" => Backend::InMemory,
-            "s3" | "aws" | "aws-dynamo" => Backend::Aws,
-            "gcs" | "bigtable" | "bigtable-hashed" | "gcp" | "gcp-columnkey" => Backend::Gcp,
-            "azure" => Backend::Azure,
-            "cassandra" => Backend::Cassandra,
-            _ => return None,
-        })
-    }
-
-    /// The cargo feature / storage section of a cloud backend.
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Redb => "redb",
-            Backend::Filesystem => "filesystem",
-            Backend::InMemory => "inmemory",
-            Backend::Aws => "aws",
-            Backend::Gcp => "gcp",
-            Backend::Azure => "azure",
-            Backend::Cassandra => "cassandra",
-        }
-    }
-}
-
-/// The error for a backend whose client is not built into this binary yet.
-fn not_available(what: &str, name: &str, period: &PeriodConfig, backend: Backend) -> StorageError {
-    StorageError::Config(format!(
-        "{what} {name:?} in the schema period from {}: the {} backend is not available yet",
-        period.from,
-        backend.name()
-    ))
 }
 
 /// Opens every client the schema names, sharing one client per backend.
 #[derive(Default)]
 struct ClientCache {
-    indexes: HashMap<Backend, Arc<dyn IndexClient>>,
-    objects: HashMap<Backend, Arc<dyn ObjectClient>>,
+    indexes: HashMap<IndexBackend, Arc<dyn IndexClient>>,
+    objects: HashMap<ObjectBackend, Arc<dyn ObjectClient>>,
 }
 
 impl ClientCache {
@@ -105,7 +109,7 @@ impl ClientCache {
         storage: &StorageConfig,
     ) -> Result<Arc<dyn IndexClient>, StorageError> {
         let name = period.store.as_str();
-        let backend = Backend::of_index_store(name).ok_or_else(|| {
+        let backend = IndexBackend::of(name).ok_or_else(|| {
             StorageError::Config(format!(
                 "unknown index store {name:?} in the schema period from {}",
                 period.from
@@ -115,13 +119,11 @@ impl ClientCache {
             return Ok(client.clone());
         }
         let client: Arc<dyn IndexClient> = match backend {
-            Backend::Redb => Arc::new(RedbIndexClient::open(Path::new(&storage.redb.directory))?),
-            Backend::InMemory => Arc::new(MemoryIndexClient::new()),
-            // The cloud index clients plug in here as their backends land
-            // (`neocortex_storage::<backend>::index_client(&storage.<section>)`).
-            Backend::Aws | Backend::Gcp | Backend::Cassandra | Backend::Azure | Backend::Filesystem => {
-                return Err(not_available("index store", name, period, backend))
-            }
+            IndexBackend::Redb => Arc::new(RedbIndexClient::open(Path::new(&storage.redb.directory))?),
+            IndexBackend::InMemory => Arc::new(MemoryIndexClient::new()),
+            IndexBackend::DynamoDb => neocortex_storage::aws::index_client(&storage.aws).await?,
+            IndexBackend::Bigtable => neocortex_storage::gcp::index_client(&storage.bigtable).await?,
+            IndexBackend::Cassandra => neocortex_storage::cassandra::index_client(&storage.cassandra).await?,
         };
         self.indexes.insert(backend, client.clone());
         Ok(client)
@@ -133,9 +135,9 @@ impl ClientCache {
         storage: &StorageConfig,
     ) -> Result<Arc<dyn ObjectClient>, StorageError> {
         let name = period.object_store_name();
-        let backend = Backend::of_object_store(name).ok_or_else(|| {
+        let backend = ObjectBackend::of(name).map_err(|why| {
             StorageError::Config(format!(
-                "object store {name:?} in the schema period from {} cannot hold chunks: set object_store (e.g. filesystem)",
+                "object store {name:?} in the schema period from {} cannot hold chunks: {why}",
                 period.from
             ))
         })?;
@@ -143,14 +145,15 @@ impl ClientCache {
             return Ok(client.clone());
         }
         let client: Arc<dyn ObjectClient> = match backend {
-            Backend::Filesystem => {
+            ObjectBackend::Filesystem => {
                 Arc::new(FilesystemObjectClient::open(Path::new(&storage.filesystem.directory))?)
             }
-            Backend::InMemory => Arc::new(MemoryObjectClient::new()),
-            // The cloud object clients plug in here as their backends land
-            // (`neocortex_storage::<backend>::object_client(&storage.<section>)`).
-            Backend::Aws | Backend::Gcp | Backend::Azure | Backend::Cassandra | Backend::Redb => {
-                return Err(not_available("object store", name, period, backend))
+            ObjectBackend::InMemory => Arc::new(MemoryObjectClient::new()),
+            ObjectBackend::S3 => neocortex_storage::aws::object_client(&storage.aws).await?,
+            ObjectBackend::Gcs => neocortex_storage::gcp::object_client(&storage.gcs).await?,
+            ObjectBackend::Azure => neocortex_storage::azure::object_client(&storage.azure).await?,
+            ObjectBackend::Cassandra => {
+                neocortex_storage::cassandra::object_client(&storage.cassandra).await?
             }
         };
         self.objects.insert(backend, client.clone());
@@ -261,33 +264,75 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn cloud_backends_are_named_in_the_error() {
+    async fn unusable_store_names_get_clear_errors() {
         let directory = tempfile::tempdir().unwrap();
         let storage = local_storage(directory.path());
         for (yaml, wanted) in [
-            ("configs: [{from: 2020-01-01, store: aws-dynamo, object_store: s3, schema: v11, chunks: {prefix: c_}}]", "aws"),
-            ("configs: [{from: 2020-01-01, store: bigtable, object_store: gcs, schema: v11, chunks: {prefix: c_}}]", "gcp"),
-            ("configs: [{from: 2020-01-01, store: boltdb, object_store: azure, schema: v11}]", "azure"),
-            ("configs: [{from: 2020-01-01, store: cassandra, schema: v11, chunks: {prefix: c_}}]", "cassandra"),
+            (
+                "configs: [{from: 2020-01-01, store: boltdb, object_store: aws-dynamo, schema: v11, chunks: {prefix: c_}}]",
+                "chunks in DynamoDB tables are not supported yet: set object_store: s3",
+            ),
+            (
+                "configs: [{from: 2020-01-01, store: boltdb, object_store: bigtable, schema: v11, chunks: {prefix: c_}}]",
+                "chunks in Bigtable tables are not supported yet: set object_store: gcs",
+            ),
+            ("configs: [{from: 2020-01-01, store: boltdb, schema: v11}]", "cannot hold chunks"),
         ] {
             let err = open_store(&schema(yaml), &storage, &StoreCaches::default()).await.unwrap_err().to_string();
-            assert!(err.contains(&format!("the {wanted} backend is not available yet")), "{err}");
+            assert!(err.contains(wanted), "{err}");
             assert!(err.contains("2020-01-01"), "{err}");
         }
-        let err = open_store(
-            &schema("configs: [{from: 2020-01-01, store: boltdb, schema: v11}]"),
-            &storage,
-            &StoreCaches::default(),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("cannot hold chunks"), "{err}");
         let err = open_store(&SchemaConfig::default(), &storage, &StoreCaches::default())
             .await
             .unwrap_err()
             .to_string();
         assert!(err.contains("no periods"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn cassandra_is_connected_and_its_failure_named() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut storage = local_storage(directory.path());
+        let yaml = "configs: [{from: 2020-01-01, store: cassandra, schema: v11, chunks: {prefix: c_}}]";
+        let err = open_store(&schema(yaml), &storage, &StoreCaches::default()).await.unwrap_err().to_string();
+        assert!(err.contains("at least one host"), "{err}");
+        // A port nothing listens on: the driver is really asked to connect, and fails.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        storage.cassandra.addresses = "127.0.0.1".to_string();
+        storage.cassandra.port = port;
+        storage.cassandra.keyspace = "cortex".to_string();
+        storage.cassandra.connect_timeout.0 = std::time::Duration::from_millis(500);
+        let err = open_store(&schema(yaml), &storage, &StoreCaches::default()).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn cloud_object_stores_are_built_from_their_sections() {
+        let directory = tempfile::tempdir().unwrap();
+        let storage = local_storage(directory.path());
+        // With the sections left at their defaults, each backend's own check names what is missing:
+        // proof the period's name reached that backend's client.
+        for (object_store, wanted) in
+            [("azure", "storage.azure.account_name"), ("gcs", "storage.gcs.bucket_name")]
+        {
+            let yaml = format!(
+                "configs: [{{from: 2020-01-01, store: boltdb, object_store: {object_store}, schema: v11}}]"
+            );
+            let err = open_store(&schema(&yaml), &storage, &StoreCaches::default())
+                .await
+                .err()
+                .map(|err| err.to_string());
+            assert!(err.as_deref().is_some_and(|err| err.contains(wanted)), "{object_store}: {err:?}");
+        }
+        let yaml = "configs: [{from: 2020-01-01, store: aws-dynamo, object_store: s3, schema: v11}]";
+        let err = open_store(&schema(yaml), &storage, &StoreCaches::default())
+            .await
+            .err()
+            .map(|err| err.to_string());
+        assert!(err.as_deref().is_some_and(|err| err.contains("dynamodb_url")), "{err:?}");
     }
 
     #[tokio::test]

@@ -140,6 +140,9 @@ impl ConfigSection for StorageConfig {
             return Err("storage.filesystem.directory must not be empty".to_string());
         }
         self.aws.validate()?;
+        self.bigtable.validate()?;
+        self.gcs.validate()?;
+        self.azure.validate()?;
         self.cassandra.validate()?;
         self.index_queries_cache_config.validate_at("storage.index_queries_cache_config")
     }
@@ -182,5 +185,8 @@ mod tests {
         let blocks = StorageConfig { engine: "blocks".into(), ..Default::default() };
         assert!(blocks.validate().unwrap_err().contains("storage.engine"));
         assert!(serde_norway::from_str::<StorageConfig>("s3: {}").is_err());
+        let mut azure = StorageConfig::default();
+        azure.azure.environment = "Mars".into();
+        assert!(azure.validate().unwrap_err().contains("storage.azure.environment"));
     }
 }
