@@ -376,4 +376,56 @@ mod tests {
         };
         assert!(sink.store(&tenant, vec![bad]).await.is_err());
     }
+
+    #[tokio::test]
+    async fn periods_sharing_clients_share_their_caches_and_reads_hit_them() {
+        use neocortex_storage::cache::metrics::CacheMetrics;
+        use neocortex_storage::cache::ChunkStoreConfig;
+
+        let directory = tempfile::tempdir().unwrap();
+        let mut storage = local_storage(directory.path());
+        storage.index_queries_cache_config.enable_fifocache = true;
+        storage.index_queries_cache_config.fifocache.max_size_items = 1000;
+        let mut chunk_store = ChunkStoreConfig::default();
+        chunk_store.write_dedupe_cache_config.enable_fifocache = true;
+        chunk_store.write_dedupe_cache_config.fifocache.max_size_items = 1000;
+        let metrics = CacheMetrics::unregistered();
+        let caches = StoreCaches::from_config(&storage, &chunk_store, &metrics).unwrap();
+        let yaml = "configs:\n  - {from: 2020-01-01, store: boltdb, object_store: filesystem, schema: v11, index: {prefix: a_, period: 168h}}\n  - {from: 2020-02-01, store: boltdb, object_store: filesystem, schema: v11, index: {prefix: b_, period: 168h}}\n";
+        let store = open_store(&schema(yaml), &storage, &caches).await.unwrap();
+        let index = store.period_index_clients();
+        assert!(Arc::ptr_eq(&index[0], &index[1]), "one caching index client for both periods");
+
+        let sink = StoreSink::new(store.clone());
+        // 2020-03-01T00:00:00Z onwards, one sample a minute.
+        let start = 1_583_020_800_000;
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
+        let tenant = TenantId::new("t").unwrap();
+        for batch in 0..2 {
+            let mut chunk = XorChunk::new();
+            let first = start + batch * 600_000;
+            for i in 0..10 {
+                chunk.append(first + i * 60_000, i as f64).unwrap();
+            }
+            let closed = ClosedChunk {
+                min_time_ms: first,
+                max_time_ms: first + 9 * 60_000,
+                data: chunk.bytes().to_vec().into_boxed_slice(),
+            };
+            sink.store(&tenant, vec![FlushSeries { labels: labels.clone(), chunks: vec![closed] }])
+                .await
+                .unwrap();
+        }
+        assert!(metrics.hits("store.index-cache-write.fifocache") > 0, "the second flush skipped known rows");
+
+        let matchers = [Matcher::equal("__name__", "up")];
+        let read = || store.select(&tenant, start, start + 3_600_000, &matchers);
+        let cold = read().await.unwrap();
+        assert_eq!(cold.len(), 1);
+        assert_eq!(cold[0].samples.len(), 20);
+        let warm = read().await.unwrap();
+        assert_eq!(warm[0].samples, cold[0].samples);
+        assert!(metrics.hits("chunksfifocache") > 0, "chunks from the chunk cache");
+        assert!(metrics.hits("store.index-cache-read.fifocache") > 0, "index answers from the cache");
+    }
 }
