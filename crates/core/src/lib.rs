@@ -18,7 +18,9 @@ pub use labels::{Label, Labels, METRIC_NAME};
 pub use limits::{Limits, Overrides};
 pub use matcher::{MatchOp, Matcher};
 pub use push::{MetricMetadata, PushError, PushRequest, PushSeries, Pusher, QueryableSource};
-pub use queryable::{QueryError, Queryable, Sample, SelectHints, Series};
+pub use queryable::{
+    LazySeries, QueryError, Queryable, Sample, SampleSource, SelectHints, Series, SeriesSamples,
+};
 pub use tenant::TenantId;
 
 /// Staleness marker value: Prometheus's special NaN written when a series disappears.

@@ -3,6 +3,8 @@
 //! A `Queryable` is already scoped to one tenant: the caller picks the tenant when it builds
 //! one, so nothing behind this trait can mix tenants up.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::error::ErrorCode;
@@ -25,6 +27,70 @@ pub struct Series {
     pub labels: Labels,
     /// Samples sorted by timestamp, without duplicates.
     pub samples: Vec<Sample>,
+}
+
+/// Samples of one series that storage hands out still encoded (the ingester's compressed chunks),
+/// so a reader decodes one series at a time instead of holding every selected sample at once.
+pub trait SampleSource: Send + Sync + std::fmt::Debug {
+    /// Appends the series' samples in the selected range to `out`, in time order.
+    fn decode_into(&self, out: &mut Vec<Sample>);
+}
+
+/// The samples of a selected series: decoded already, or decoded on demand.
+#[derive(Debug, Clone)]
+pub enum SeriesSamples {
+    /// Samples in time order, as `Series::samples`.
+    Decoded(Vec<Sample>),
+    /// Samples decoded each time they are read.
+    Lazy(Arc<dyn SampleSource>),
+}
+
+impl SeriesSamples {
+    /// The samples: borrowed when decoded already, else decoded into `buffer` (cleared first).
+    pub fn read<'s>(&'s self, buffer: &'s mut Vec<Sample>) -> &'s [Sample] {
+        match self {
+            SeriesSamples::Decoded(samples) => samples,
+            SeriesSamples::Lazy(source) => {
+                buffer.clear();
+                source.decode_into(buffer);
+                buffer
+            }
+        }
+    }
+
+    /// The samples as an owned vector (decoding them if needed).
+    pub fn into_vec(self) -> Vec<Sample> {
+        match self {
+            SeriesSamples::Decoded(samples) => samples,
+            SeriesSamples::Lazy(source) => {
+                let mut out = Vec::new();
+                source.decode_into(&mut out);
+                out
+            }
+        }
+    }
+}
+
+/// A selected series whose samples may still be encoded; what `Queryable::select_lazy` returns.
+#[derive(Debug, Clone)]
+pub struct LazySeries {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Its samples in the selected range, sorted by timestamp, without duplicates.
+    pub samples: SeriesSamples,
+}
+
+impl From<Series> for LazySeries {
+    fn from(series: Series) -> Self {
+        Self { labels: series.labels, samples: SeriesSamples::Decoded(series.samples) }
+    }
+}
+
+impl LazySeries {
+    /// The series with its samples decoded.
+    pub fn into_series(self) -> Series {
+        Series { labels: self.labels, samples: self.samples.into_vec() }
+    }
 }
 
 /// What the engine will read, so storage can skip the rest.
@@ -59,6 +125,17 @@ pub trait Queryable: Send + Sync {
     /// The series matching every matcher, with their samples in `[start_ms, end_ms]`. Series
     /// with no sample in the range may be left out. Output is sorted by labels.
     async fn select(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, QueryError>;
+
+    /// As `select`, but samples may stay encoded until the reader decodes them series by series,
+    /// which bounds a query's memory by one series instead of the whole selection. The default
+    /// returns `select`'s decoded answer.
+    async fn select_lazy(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>, QueryError> {
+        Ok(self.select(hints, matchers).await?.into_iter().map(LazySeries::from).collect())
+    }
 
     /// Label names of series matching all `matchers` (every series when empty) that have
     /// samples in the range; sorted and unique.

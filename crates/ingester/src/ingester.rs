@@ -11,8 +11,8 @@ use prometheus_client::registry::Registry;
 
 use neocortex_core::metrics::{count_discarded, DiscardedSamples};
 use neocortex_core::{
-    ErrorCode, Labels, Matcher, MetricMetadata, Overrides, PushError, PushRequest, Pusher, QueryError,
-    Queryable, QueryableSource, SelectHints, Series, TenantId,
+    ErrorCode, Labels, LazySeries, Matcher, MetricMetadata, Overrides, PushError, PushRequest, Pusher,
+    QueryError, Queryable, QueryableSource, SelectHints, Series, TenantId,
 };
 
 use crate::clock::{Clock, SystemClock};
@@ -305,6 +305,18 @@ impl Queryable for TenantQueryable {
             .tenants
             .get(&self.tenant)
             .map(|db| db.select(hints.start_ms, hints.end_ms, matchers))
+            .unwrap_or_default())
+    }
+
+    async fn select_lazy(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>, QueryError> {
+        Ok(self
+            .tenants
+            .get(&self.tenant)
+            .map(|db| db.select_lazy(hints.start_ms, hints.end_ms, matchers))
             .unwrap_or_default())
     }
 

@@ -2,7 +2,7 @@
 //! ordering rules for incoming samples.
 
 use neocortex_chunk::{XorChunk, XorIter};
-use neocortex_core::Sample;
+use neocortex_core::{Sample, SampleSource};
 
 mod flush_state;
 #[path = "wal/series_hooks.rs"]
@@ -170,6 +170,28 @@ impl SeriesData {
         }
     }
 
+    /// A copy of the encoded chunks overlapping `[start_ms, end_ms]`, decoded only when read, or
+    /// `None` when no sample lies in the range.
+    pub(crate) fn encoded_range(&self, start_ms: i64, end_ms: i64) -> Option<EncodedRange> {
+        if !self.has_samples_in_range(start_ms, end_ms) {
+            return None;
+        }
+        let overlapping = || self.chunks().filter(|(min, max, _)| *max >= start_ms && *min <= end_ms);
+        let total: usize = overlapping().map(|(_, _, bytes)| bytes.len()).sum();
+        let mut bytes = Vec::with_capacity(total);
+        let mut chunks = Vec::new();
+        for (min, max, data) in overlapping() {
+            chunks.push(EncodedChunk { min_time_ms: min, max_time_ms: max, end: bytes.len() + data.len() });
+            bytes.extend_from_slice(data);
+        }
+        Some(EncodedRange {
+            start_ms,
+            end_ms,
+            bytes: bytes.into_boxed_slice(),
+            chunks: chunks.into_boxed_slice(),
+        })
+    }
+
     /// Whether any sample lies within `[start_ms, end_ms]`.
     pub(crate) fn has_samples_in_range(&self, start_ms: i64, end_ms: i64) -> bool {
         self.chunks().any(|(min, max, bytes)| {
@@ -181,6 +203,47 @@ impl SeriesData {
             }
             XorIter::new(bytes).any(|(t, _)| t >= start_ms && t <= end_ms)
         })
+    }
+}
+
+/// Where one chunk of an `EncodedRange` ends in its byte buffer, and its time span.
+#[derive(Debug, Clone, Copy)]
+struct EncodedChunk {
+    min_time_ms: i64,
+    max_time_ms: i64,
+    end: usize,
+}
+
+/// The encoded chunks of one series overlapping a selected range: what a query reads instead of
+/// decoded samples, so the engine decodes one series at a time (a copy, so no lock is held).
+#[derive(Debug)]
+pub(crate) struct EncodedRange {
+    start_ms: i64,
+    end_ms: i64,
+    bytes: Box<[u8]>,
+    chunks: Box<[EncodedChunk]>,
+}
+
+impl SampleSource for EncodedRange {
+    fn decode_into(&self, out: &mut Vec<Sample>) {
+        let mut begin = 0;
+        for chunk in self.chunks.iter() {
+            let iter = XorIter::new(&self.bytes[begin..chunk.end]);
+            begin = chunk.end;
+            out.reserve(iter.num_samples());
+            if chunk.min_time_ms >= self.start_ms && chunk.max_time_ms <= self.end_ms {
+                out.extend(iter.map(|(timestamp_ms, value)| Sample { timestamp_ms, value }));
+                continue;
+            }
+            for (timestamp_ms, value) in iter {
+                if timestamp_ms > self.end_ms {
+                    break;
+                }
+                if timestamp_ms >= self.start_ms {
+                    out.push(Sample { timestamp_ms, value });
+                }
+            }
+        }
     }
 }
 
@@ -210,6 +273,27 @@ mod tests {
         assert_eq!(series.closed_chunks()[1].max_time_ms, 239_000);
         assert_eq!(all_samples(&series).len(), 300);
         assert_eq!(series.time_range(), Some((0, 299_000)));
+    }
+
+    #[test]
+    fn encoded_range_decodes_the_same_samples_as_samples_in_range() {
+        let mut series = SeriesData::default();
+        for i in 0..300 {
+            series.append(i * 1000, i as f64 * 0.5).expect("in order");
+        }
+        for (start, end) in [(0, 299_000), (5_000, 130_000), (119_000, 120_000), (-10, 3), (200_500, 200_900)]
+        {
+            let mut expected = Vec::new();
+            series.samples_in_range(start, end, &mut expected);
+            let mut decoded = Vec::new();
+            match series.encoded_range(start, end) {
+                Some(range) => range.decode_into(&mut decoded),
+                None => assert!(expected.is_empty(), "{start}..{end}: no range but samples"),
+            }
+            assert_eq!(decoded, expected, "{start}..{end}");
+        }
+        assert!(series.encoded_range(300_000, 400_000).is_none());
+        assert!(series.encoded_range(200_500, 200_900).is_none());
     }
 
     #[test]

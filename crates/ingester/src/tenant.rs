@@ -7,11 +7,15 @@
 //! it, then visit series shard by shard.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use prometheus_client::metrics::counter::Counter;
 
-use neocortex_core::{Label, Labels, Limits, Matcher, PushSeries, Sample, Series, TenantId, METRIC_NAME};
+use neocortex_core::{
+    Label, Labels, LazySeries, Limits, Matcher, PushSeries, Sample, Series, SeriesSamples, TenantId,
+    METRIC_NAME,
+};
 
 use crate::errors::{format_series, IngestError};
 use crate::hash::{bytes_equal, hash_labels};
@@ -443,6 +447,24 @@ impl TenantDb {
             });
             if let Some(Some((labels, samples))) = found {
                 out.push(Series { labels: self.to_labels(&labels), samples });
+            }
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// As `select`, with each series' chunks copied still encoded, to be decoded by the reader.
+    pub(crate) fn select_lazy(&self, start_ms: i64, end_ms: i64, matchers: &[Matcher]) -> Vec<LazySeries> {
+        let mut out = Vec::new();
+        for series_ref in self.select_refs(matchers) {
+            let found = self.with_series(series_ref, |labels, data| {
+                data.encoded_range(start_ms, end_ms).map(|range| (labels.to_vec(), range))
+            });
+            if let Some(Some((labels, range))) = found {
+                out.push(LazySeries {
+                    labels: self.to_labels(&labels),
+                    samples: SeriesSamples::Lazy(Arc::new(range)),
+                });
             }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));

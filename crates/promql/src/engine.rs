@@ -33,6 +33,13 @@ pub struct EngineOptions {
     pub enable_at_modifier: bool,
     /// Whether negative `offset`s are allowed.
     pub enable_negative_offset: bool,
+    /// Threads one query may use to evaluate independent series at once (at least 1).
+    pub parallelism: usize,
+}
+
+/// The number of threads queries use by default: the machine's available parallelism.
+pub fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Default for EngineOptions {
@@ -44,6 +51,7 @@ impl Default for EngineOptions {
             default_subquery_step: Duration::from_secs(60),
             enable_at_modifier: true,
             enable_negative_offset: true,
+            parallelism: default_parallelism(),
         }
     }
 }
@@ -51,7 +59,7 @@ impl Default for EngineOptions {
 /// Peak figures of one query, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueryStats {
-    /// Samples returned by storage for all selectors.
+    /// Samples returned by storage for all selectors (encoded ones counted as they are decoded).
     pub fetched_samples: usize,
     /// The most samples held in memory at once during evaluation.
     pub peak_samples: usize,
@@ -210,8 +218,14 @@ impl Engine {
         let mut data: FetchedSeries = HashMap::with_capacity(selections.len());
         let mut stats = QueryStats::default();
         for (selector, hints) in selections {
-            let series = queryable.select(hints, &selector.matchers).await?;
-            stats.fetched_samples += series.iter().map(|s| s.samples.len()).sum::<usize>();
+            let series = queryable.select_lazy(hints, &selector.matchers).await?;
+            stats.fetched_samples += series
+                .iter()
+                .map(|s| match &s.samples {
+                    neocortex_core::SeriesSamples::Decoded(samples) => samples.len(),
+                    neocortex_core::SeriesSamples::Lazy(_) => 0,
+                })
+                .sum::<usize>();
             data.insert(selector_key(selector), series);
             if Instant::now() > deadline {
                 return Err(PromqlError::Timeout("query queue"));
@@ -232,10 +246,13 @@ impl Engine {
             cancel: self.cancel.clone(),
             current_samples: 0,
             peak_samples: 0,
+            decoded_samples: 0,
+            parallelism: self.options.parallelism.max(1),
         };
         let steps = Steps { start: range.start, end: range.end, step: range.step };
         let value = evaluator.eval(expr, &steps)?;
         stats.peak_samples = evaluator.peak_samples;
+        stats.fetched_samples += evaluator.decoded_samples;
         stats.eval_time = started.elapsed() - stats.fetch_time;
         tracing::debug!(
             fetched_samples = stats.fetched_samples,

@@ -19,7 +19,7 @@ pub mod test_storage;
 pub mod value;
 
 pub use ast::Expr;
-pub use engine::{CancelHandle, Engine, EngineOptions, QueryStats};
+pub use engine::{default_parallelism, CancelHandle, Engine, EngineOptions, QueryStats};
 pub use error::PromqlError;
 pub use parser::{parse, ParseError};
 pub use value::{InstantSample, QueryValue, RangeSeries};

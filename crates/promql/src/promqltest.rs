@@ -26,6 +26,8 @@ pub fn test_engine_options() -> EngineOptions {
         default_subquery_step: std::time::Duration::from_secs(60),
         enable_at_modifier: true,
         enable_negative_offset: true,
+        // More than one thread, so the scripts also exercise the parallel per-series paths.
+        parallelism: 2,
     }
 }
 

@@ -1,10 +1,14 @@
 //! A small in-memory `Queryable` for tests and the promqltest runner.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use neocortex_core::matcher::matches_all;
-use neocortex_core::{Labels, Matcher, QueryError, Queryable, Sample, SelectHints, Series};
+use neocortex_core::{
+    Labels, LazySeries, Matcher, QueryError, Queryable, Sample, SampleSource, SelectHints, Series,
+    SeriesSamples,
+};
 use parking_lot::RwLock;
 
 /// Series held in memory, sorted by labels; samples sorted by time with unique timestamps.
@@ -56,6 +60,23 @@ impl Queryable for TestStorage {
         Ok(self.matching(hints, matchers))
     }
 
+    /// Every other series is handed out lazily, so tests exercise both kinds of samples.
+    async fn select_lazy(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>, QueryError> {
+        let series = self.matching(hints, matchers).into_iter().enumerate();
+        Ok(series
+            .map(|(i, s)| match i % 2 {
+                0 => {
+                    LazySeries { labels: s.labels, samples: SeriesSamples::Lazy(Arc::new(Copied(s.samples))) }
+                }
+                _ => LazySeries::from(s),
+            })
+            .collect())
+    }
+
     async fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
         let mut names: Vec<String> = self
             .matching(hints, matchers)
@@ -85,5 +106,15 @@ impl Queryable for TestStorage {
 
     async fn series(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Labels>, QueryError> {
         Ok(self.matching(hints, matchers).into_iter().map(|s| s.labels).collect())
+    }
+}
+
+/// Samples that are copied out on every read, standing in for encoded chunks.
+#[derive(Debug)]
+struct Copied(Vec<Sample>);
+
+impl SampleSource for Copied {
+    fn decode_into(&self, out: &mut Vec<Sample>) {
+        out.extend_from_slice(&self.0);
     }
 }

@@ -78,6 +78,7 @@ impl QueryApiState {
             default_subquery_step: config.default_evaluation_interval.0,
             enable_at_modifier: config.at_modifier_enabled,
             enable_negative_offset: true,
+            parallelism: neocortex_promql::default_parallelism(),
         };
         let permits = config.max_concurrent.max(1);
         Self {

@@ -1,6 +1,6 @@
 //! Merging what several replicas return for one read, deduplicating identical samples.
 
-use neocortex_core::{Sample, Series};
+use neocortex_core::{LazySeries, Sample, Series, SeriesSamples};
 
 /// Merges series lists that are each sorted by labels into one sorted list, merging the samples
 /// of series with equal labels and keeping one sample per timestamp.
@@ -16,6 +16,33 @@ pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
         match merged.last_mut() {
             Some(last) if last.labels == series.labels => {
                 last.samples = merge_samples(&last.samples, &series.samples);
+            }
+            _ => merged.push(series),
+        }
+    }
+    merged
+}
+
+/// As `merge_series` for series whose samples may still be encoded: a series found in one list
+/// only stays as it is (encoded samples stay encoded); one found in several is decoded and merged,
+/// earlier lists winning on equal timestamps.
+pub fn merge_lazy_series(lists: Vec<Vec<LazySeries>>) -> Vec<LazySeries> {
+    let mut lists: Vec<Vec<LazySeries>> = lists.into_iter().filter(|l| !l.is_empty()).collect();
+    if lists.len() <= 1 {
+        return lists.pop().unwrap_or_default();
+    }
+    let mut all: Vec<LazySeries> = lists.into_iter().flatten().collect();
+    // Stable: series with equal labels keep their lists' order.
+    all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut merged: Vec<LazySeries> = Vec::with_capacity(all.len());
+    for series in all {
+        match merged.last_mut() {
+            Some(last) if last.labels == series.labels => {
+                let mut first = Vec::new();
+                let mut second = Vec::new();
+                let merged_samples =
+                    merge_samples(last.samples.read(&mut first), series.samples.read(&mut second));
+                last.samples = SeriesSamples::Decoded(merged_samples);
             }
             _ => merged.push(series),
         }
@@ -74,5 +101,35 @@ mod tests {
         let merged = merge_series(vec![a, b]);
         assert_eq!(merged.len(), 1);
         assert_eq!(merged[0].samples, vec![s(1, 1.0), s(2, 2.0), s(3, 3.0)]);
+    }
+
+    #[derive(Debug)]
+    struct Encoded(Vec<Sample>);
+
+    impl neocortex_core::SampleSource for Encoded {
+        fn decode_into(&self, out: &mut Vec<Sample>) {
+            out.extend_from_slice(&self.0);
+        }
+    }
+
+    fn lazy(name: &str, samples: Vec<Sample>) -> LazySeries {
+        LazySeries {
+            labels: Labels::from_pairs([("__name__", name)]),
+            samples: SeriesSamples::Lazy(std::sync::Arc::new(Encoded(samples))),
+        }
+    }
+
+    #[test]
+    fn lazy_series_stay_encoded_unless_both_lists_hold_them() {
+        let a = vec![lazy("a", vec![s(1, 1.0)]), lazy("b", vec![s(1, 10.0), s(3, 3.0)])];
+        let b = vec![lazy("b", vec![s(1, 99.0), s(2, 2.0)]), lazy("c", vec![s(5, 5.0)])];
+        let merged = merge_lazy_series(vec![a, b]);
+        let names: Vec<_> =
+            merged.iter().map(|m| m.labels.get("__name__").unwrap_or("").to_string()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(matches!(merged[0].samples, SeriesSamples::Lazy(_)));
+        assert!(matches!(merged[2].samples, SeriesSamples::Lazy(_)));
+        let b = merged[1].clone().into_series();
+        assert_eq!(b.samples, vec![s(1, 10.0), s(2, 2.0), s(3, 3.0)]);
     }
 }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use neocortex_core::{
-    Labels, Matcher, MetricMetadata, QueryError, Queryable, QueryableSource, SelectHints, Series, TenantId,
+    Labels, LazySeries, Matcher, MetricMetadata, QueryError, Queryable, QueryableSource, SelectHints, Series,
+    TenantId,
 };
 
-use crate::merge::{merge_series, merge_strings};
+use crate::merge::{merge_lazy_series, merge_series, merge_strings};
 use crate::ring::Ring;
 
 /// A `QueryableSource` over every ingester of the ring.
@@ -58,6 +59,17 @@ impl Queryable for MergeQueryable {
         let results =
             futures::future::try_join_all(self.queryables.iter().map(|q| q.select(hints, matchers))).await?;
         Ok(merge_series(results))
+    }
+
+    async fn select_lazy(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>, QueryError> {
+        let results =
+            futures::future::try_join_all(self.queryables.iter().map(|q| q.select_lazy(hints, matchers)))
+                .await?;
+        Ok(merge_lazy_series(results))
     }
 
     async fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {

@@ -353,14 +353,14 @@ fn fused_range_aggregate(
     let mut groups: Vec<Labels> = Vec::new();
     let mut folds: Vec<Fold> = Vec::new();
     super::calls::eval_range_series(ev, func.kind, args, steps, |labels, points| {
-        let key = group_labels(labels, grouping, false);
+        let key = group_labels(&labels, grouping, false);
         let next = groups.len();
         let group = *group_index.entry(key.clone()).or_insert(next);
         if group == next {
             groups.push(key);
             folds.resize(folds.len() + n, Fold::default());
         }
-        for point in points {
+        for point in &points {
             let step = ((point.timestamp_ms - steps.start) / steps.step) as usize;
             fold(op, &mut folds[group * n + step], point.value);
         }

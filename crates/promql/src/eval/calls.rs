@@ -462,9 +462,7 @@ fn eval_range_function(
         return absent_over_time(ev, &source, &args[matrix_index], steps);
     }
     let mut out: Vec<StepSeries> = Vec::new();
-    eval_range_series(ev, kind, args, steps, |labels, points| {
-        out.push(StepSeries { labels: labels.clone(), points: points.to_vec() })
-    })?;
+    eval_range_series(ev, kind, args, steps, |labels, points| out.push(StepSeries { labels, points }))?;
     Ok(Val::Vector(out))
 }
 
@@ -475,13 +473,14 @@ pub(super) fn is_fusable_range_call(kind: K, args: &[Expr]) -> bool {
 }
 
 /// Evaluates a range function series by series, handing each series' output labels and points
-/// (only series with at least one point) to `sink`; fails on duplicate output label sets.
+/// (only series with at least one point) to `sink` in input order; fails on duplicate output
+/// label sets.
 pub(super) fn eval_range_series(
     ev: &mut Evaluator<'_>,
     kind: K,
     args: &[Expr],
     steps: &Steps,
-    mut sink: impl FnMut(&Labels, &[Sample]),
+    mut sink: impl FnMut(Labels, Vec<Sample>),
 ) -> Result<(), PromqlError> {
     let matrix_index = args.iter().position(|a| a.value_type() == ValueType::Matrix).unwrap_or(0);
     let mut params: Vec<Vec<f64>> = Vec::new();
@@ -493,11 +492,61 @@ pub(super) fn eval_range_series(
     let source = ev.range_source(&args[matrix_index], steps)?;
     let keep_name = kind == K::LastOverTime;
     let mut seen: HashSet<Labels> = HashSet::with_capacity(source.series.len());
-    let mut points = Vec::with_capacity(steps.len());
-    for (labels, samples) in &source.series {
+    // Series are evaluated a batch at a time on `parallelism` threads; their outputs are then
+    // handed to `sink` in series order, exactly as a sequential loop would, so results and the
+    // first error do not depend on the thread count. The batch bounds the outputs held at once.
+    let batch = if ev.parallelism > 1 { RANGE_SERIES_BATCH } else { 1 };
+    for first in (0..source.series.len()).step_by(batch) {
         ev.check_deadline()?;
+        let last = (first + batch).min(source.series.len());
+        let shared: &Evaluator<'_> = ev;
+        let budget = shared.max_samples.saturating_sub(shared.current_samples);
+        let outputs = super::parallel_map(last - first, shared.parallelism, |i| {
+            shared.check_deadline()?;
+            series_output(kind, &source, &source.series[first + i].1, steps, &params, budget)
+        });
+        for (i, output) in outputs.into_iter().enumerate() {
+            let output = output?;
+            ev.decoded_samples += output.decoded;
+            ev.check_window(output.widest_window)?;
+            if output.points.is_empty() {
+                continue;
+            }
+            let labels = &source.series[first + i].0;
+            let labels = if keep_name { labels.clone() } else { labels.without_metric_name() };
+            if !seen.insert(labels.clone()) {
+                return Err(duplicate_labelset());
+            }
+            sink(labels, output.points);
+        }
+    }
+    Ok(())
+}
+
+/// Input series a range function evaluates at once on several threads.
+const RANGE_SERIES_BATCH: usize = 128;
+
+/// One series' range-function output and what producing it cost.
+struct SeriesOutput {
+    points: Vec<Sample>,
+    widest_window: usize,
+    decoded: usize,
+}
+
+/// Evaluates range function `kind` over one input series at every step; fails when a window
+/// holds more than `budget` samples.
+fn series_output(
+    kind: K,
+    source: &super::RangeSource<'_>,
+    samples: &super::RangeSamples<'_>,
+    steps: &Steps,
+    params: &[Vec<f64>],
+    budget: usize,
+) -> Result<SeriesOutput, PromqlError> {
+    super::with_decode_buffer(|buffer| {
+        let (samples, decoded) = samples.read(buffer);
+        let mut output = SeriesOutput { points: Vec::new(), widest_window: 0, decoded };
         let mut cursor = WindowCursor::new();
-        points.clear();
         for (step, t) in steps.iter() {
             let reference = source.reference(t);
             let (start, end) = boundaries::range_window(reference, source.range_ms);
@@ -505,35 +554,36 @@ pub(super) fn eval_range_series(
             if window.is_empty() {
                 continue;
             }
-            ev.check_window(window.len())?;
+            if window.len() > budget {
+                return Err(PromqlError::TooManySamples("query execution"));
+            }
+            output.widest_window = output.widest_window.max(window.len());
             let ctx =
                 WindowContext { range_start: start, range_end: end, eval_time: t, range_ms: source.range_ms };
             let param = |i: usize| params.get(i).map_or(f64::NAN, |p| p[step]);
             if let Some(value) = range_function(kind, window, &ctx, param)? {
-                points.push(Sample { timestamp_ms: t, value });
+                if output.points.is_empty() {
+                    output.points.reserve_exact(steps.len() - step);
+                }
+                output.points.push(Sample { timestamp_ms: t, value });
             }
         }
-        if points.is_empty() {
-            continue;
-        }
-        let labels = if keep_name { labels.clone() } else { labels.without_metric_name() };
-        if !seen.insert(labels.clone()) {
-            return Err(duplicate_labelset());
-        }
-        sink(&labels, &points);
-    }
-    Ok(())
+        Ok(output)
+    })
 }
 
 fn absent_over_time(
-    ev: &Evaluator<'_>,
+    ev: &mut Evaluator<'_>,
     source: &super::RangeSource<'_>,
     arg: &Expr,
     steps: &Steps,
 ) -> Result<Val, PromqlError> {
     let mut present = vec![false; steps.len()];
+    let mut buffer = Vec::new();
     for (_, samples) in &source.series {
         ev.check_deadline()?;
+        let (samples, decoded) = samples.read(&mut buffer);
+        ev.decoded_samples += decoded;
         let mut cursor = WindowCursor::new();
         for (step, t) in steps.iter() {
             let (start, end) = boundaries::range_window(source.reference(t), source.range_ms);

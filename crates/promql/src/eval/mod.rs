@@ -5,11 +5,12 @@ mod aggregate;
 mod binary;
 mod calls;
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use neocortex_core::{is_stale_nan, Labels, Sample, Series};
+use neocortex_core::{is_stale_nan, Labels, LazySeries, Sample, SeriesSamples};
 
 use crate::ast::{AtModifier, Expr, VectorSelector};
 use crate::boundaries;
@@ -67,8 +68,9 @@ impl Val {
     }
 }
 
-/// Series fetched for each selector, keyed by the selector's address in the syntax tree.
-pub(crate) type FetchedSeries = HashMap<usize, Vec<Series>>;
+/// Series fetched for each selector, keyed by the selector's address in the syntax tree; their
+/// samples may still be encoded and are decoded one series at a time while evaluating.
+pub(crate) type FetchedSeries = HashMap<usize, Vec<LazySeries>>;
 
 /// The key of a selector in `FetchedSeries`.
 pub(crate) fn selector_key(selector: &VectorSelector) -> usize {
@@ -87,11 +89,94 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) cancel: Option<crate::engine::CancelHandle>,
     pub(crate) current_samples: usize,
     pub(crate) peak_samples: usize,
+    /// Samples decoded from fetched series so far (the query's `totalQueryableSamples`).
+    pub(crate) decoded_samples: usize,
+    /// Threads that evaluate independent series at once (1 = the calling thread only).
+    pub(crate) parallelism: usize,
+}
+
+/// The samples of one range-function input series.
+pub(crate) enum RangeSamples<'a> {
+    /// A selected series (staleness markers are dropped when read).
+    Fetched(&'a SeriesSamples),
+    /// A subquery's evaluated points.
+    Owned(Vec<Sample>),
+}
+
+impl RangeSamples<'_> {
+    /// The samples without staleness markers, decoded into `buffer` when they are encoded or
+    /// need filtering; also returns how many samples were decoded.
+    pub(crate) fn read<'s>(&'s self, buffer: &'s mut Vec<Sample>) -> (&'s [Sample], usize) {
+        match self {
+            RangeSamples::Owned(samples) => (samples, 0),
+            RangeSamples::Fetched(SeriesSamples::Decoded(samples)) => {
+                if !samples.iter().any(|p| is_stale_nan(p.value)) {
+                    return (samples, 0);
+                }
+                buffer.clear();
+                buffer.extend(samples.iter().copied().filter(|p| !is_stale_nan(p.value)));
+                (buffer, 0)
+            }
+            RangeSamples::Fetched(SeriesSamples::Lazy(source)) => {
+                buffer.clear();
+                source.decode_into(buffer);
+                let decoded = buffer.len();
+                buffer.retain(|p| !is_stale_nan(p.value));
+                (buffer, decoded)
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread buffer that encoded series are decoded into, reused across series and queries.
+    static DECODE_BUFFER: RefCell<Vec<Sample>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with this thread's decode buffer (a fresh one if it is already in use).
+pub(crate) fn with_decode_buffer<T>(f: impl FnOnce(&mut Vec<Sample>) -> T) -> T {
+    DECODE_BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => f(&mut buffer),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// Runs `work(i)` for every `i` in `0..n` on up to `threads` threads (the caller's included) and
+/// returns the results in index order, so callers combine them exactly as a sequential loop would.
+pub(crate) fn parallel_map<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = threads.min(n);
+    if threads <= 1 {
+        return (0..n).map(work).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let drain = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                return done;
+            }
+            done.push((i, work(i)));
+        }
+    };
+    let mut all: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(drain)).collect();
+        let mut all = drain();
+        for helper in helpers {
+            match helper.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, value)| value).collect()
 }
 
 /// A range-vector input of a function: series with their window samples and how to place windows.
 pub(crate) struct RangeSource<'a> {
-    pub(crate) series: Vec<(Labels, Cow<'a, [Sample]>)>,
+    pub(crate) series: Vec<(Labels, RangeSamples<'a>)>,
     pub(crate) range_ms: i64,
     pub(crate) offset_ms: i64,
     pub(crate) at: Option<i64>,
@@ -279,7 +364,10 @@ impl<'a> Evaluator<'a> {
                 let reference = source.reference(t);
                 let (start, end) = boundaries::range_window(reference, source.range_ms);
                 let mut out = Vec::new();
+                let mut buffer = Vec::new();
                 for (labels, samples) in &source.series {
+                    let (samples, decoded) = samples.read(&mut buffer);
+                    self.decoded_samples += decoded;
                     let window = WindowCursor::new().window(samples, start, end);
                     if !window.is_empty() {
                         out.push(StepSeries { labels: labels.clone(), points: window.to_vec() });
@@ -303,8 +391,12 @@ impl<'a> Evaluator<'a> {
         };
         let at = self.resolve_at(selector.at);
         let mut out = Vec::with_capacity(fetched.len());
+        let mut buffer = Vec::new();
         for series in fetched {
-            let samples = &series.samples;
+            let samples = series.samples.read(&mut buffer);
+            if matches!(series.samples, SeriesSamples::Lazy(_)) {
+                self.decoded_samples += samples.len();
+            }
             let mut cursor = 0usize;
             let mut points = Vec::new();
             for (_, t) in steps.iter() {
@@ -342,19 +434,10 @@ impl<'a> Evaluator<'a> {
             Expr::MatrixSelector { selector, range_ms } => {
                 let at = self.resolve_at(selector.at);
                 let data: &'a FetchedSeries = self.data;
-                let fetched: &'a [Series] =
+                let fetched: &'a [LazySeries] =
                     data.get(&selector_key(selector)).map(|v| v.as_slice()).unwrap_or(&[]);
-                let series = fetched
-                    .iter()
-                    .map(|s| {
-                        let samples: Cow<'a, [Sample]> = if s.samples.iter().any(|p| is_stale_nan(p.value)) {
-                            Cow::Owned(s.samples.iter().copied().filter(|p| !is_stale_nan(p.value)).collect())
-                        } else {
-                            Cow::Borrowed(s.samples.as_slice())
-                        };
-                        (s.labels.clone(), samples)
-                    })
-                    .collect();
+                let series =
+                    fetched.iter().map(|s| (s.labels.clone(), RangeSamples::Fetched(&s.samples))).collect();
                 Ok(RangeSource { series, range_ms: *range_ms, offset_ms: selector.offset_ms, at })
             }
             Expr::Subquery { expr, range_ms, step_ms, offset_ms, at } => {
@@ -384,7 +467,8 @@ impl<'a> Evaluator<'a> {
                     let value = self.eval(expr, &inner_steps)?;
                     self.done_with(&value);
                     if let Val::Vector(inner) = value {
-                        series = inner.into_iter().map(|s| (s.labels, Cow::Owned(s.points))).collect();
+                        series =
+                            inner.into_iter().map(|s| (s.labels, RangeSamples::Owned(s.points))).collect();
                     }
                 }
                 Ok(RangeSource { series, range_ms: *range_ms, offset_ms: *offset_ms, at })

@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use neocortex_core::{
-    Labels, Matcher, MetricMetadata, QueryError, Queryable, QueryableSource, SelectHints, Series, TenantId,
+    Labels, LazySeries, Matcher, MetricMetadata, QueryError, Queryable, QueryableSource, SelectHints, Series,
+    TenantId,
 };
-use neocortex_ring::merge::{merge_series, merge_strings};
+use neocortex_ring::merge::{merge_lazy_series, merge_series, merge_strings};
 use neocortex_storage::ChunkStore;
 
 use super::routing::Routing;
@@ -175,6 +176,19 @@ impl Queryable for MergedQueryable {
             self.routing.ask_ingesters(hints, now_ms).then(|| self.ingesters.select(hints, matchers));
         let store = self.routing.store_range(hints, now_ms).map(|range| self.store.select(range, matchers));
         Ok(merge_series(both(ingesters, store).await?))
+    }
+
+    async fn select_lazy(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>, QueryError> {
+        let now_ms = (self.clock)();
+        let ingesters =
+            self.routing.ask_ingesters(hints, now_ms).then(|| self.ingesters.select_lazy(hints, matchers));
+        let store =
+            self.routing.store_range(hints, now_ms).map(|range| self.store.select_lazy(range, matchers));
+        Ok(merge_lazy_series(both(ingesters, store).await?))
     }
 
     async fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
