@@ -46,9 +46,12 @@ const SAMPLES: i64 = 2 * 24 * 60;
 const LOCAL_SCALE: usize = 20;
 /// The emulated cloud backends' data set: 24 series, 69,120 samples.
 const CLOUD_SCALE: usize = 2;
-/// moto's DynamoDB answers slowly (about 20 s to read 24 series back on a busy machine): 12
-/// series, 34,560 samples, every metric and both value kinds still present.
+/// moto's DynamoDB Query lists and sorts every item of the table (moto 5.2
+/// `Table.query` → `all_items()`), so each Query costs O(table size) and reading back costs
+/// O(series²): 12 series, 34,560 samples, every metric and both value kinds still present.
 const AWS_SCALE: usize = 1;
+/// Overrides [`AWS_SCALE`] for measurements (e.g. `NEOCORTEX_RESTART_AWS_SCALE=4`).
+const AWS_SCALE_VAR: &str = "NEOCORTEX_RESTART_AWS_SCALE";
 /// Samples per series in one push request: one hour.
 const SAMPLES_PER_PUSH: i64 = 60;
 
@@ -65,8 +68,8 @@ struct BackendCase {
     yaml: String,
     /// The size of the data set: `12 * scale` series (see [`dataset`]).
     scale: usize,
-    /// Servers that must outlive both processes.
-    _keep: Vec<Box<dyn std::any::Any + Send>>,
+    /// Servers that must outlive both processes (a moto server's request log is counted).
+    servers: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 /// One schema period from 2020-01-01, weekly index tables, the given stores.
@@ -82,7 +85,7 @@ fn schema_yaml(store: &str, object_store: &str) -> String {
 fn local_case() -> BackendCase {
     let yaml = schema_yaml("boltdb", "filesystem")
         + "storage:\n  boltdb:\n    directory: ./data/index\n  filesystem:\n    directory: ./data/chunks\n";
-    BackendCase { name: "local", yaml, scale: LOCAL_SCALE, _keep: Vec::new() }
+    BackendCase { name: "local", yaml, scale: LOCAL_SCALE, servers: Vec::new() }
 }
 
 /// DynamoDB index and S3 chunks on one moto server; `None` when moto is missing outside CI.
@@ -98,7 +101,8 @@ async fn aws_case() -> anyhow::Result<Option<BackendCase>> {
             "storage:\n  aws:\n    dynamodb:\n      dynamodb_url: http://test:test@127.0.0.1:{port}\n\
              \x20   s3: http://test:test@127.0.0.1:{port}/restart-chunks\n    s3forcepathstyle: true\n"
         );
-    Ok(Some(BackendCase { name: "aws", yaml, scale: AWS_SCALE, _keep: vec![Box::new(moto)] }))
+    let scale = std::env::var(AWS_SCALE_VAR).ok().and_then(|s| s.parse().ok()).unwrap_or(AWS_SCALE);
+    Ok(Some(BackendCase { name: "aws", yaml, scale, servers: vec![Box::new(moto)] }))
 }
 
 /// Bigtable index on cbtemulator and GCS chunks on fake-gcs-server.
@@ -124,7 +128,7 @@ async fn gcp_case() -> anyhow::Result<Option<BackendCase>> {
         name: "gcp",
         yaml,
         scale: CLOUD_SCALE,
-        _keep: vec![Box::new(bigtable), Box::new(gcs)],
+        servers: vec![Box::new(bigtable), Box::new(gcs)],
     }))
 }
 
@@ -142,7 +146,7 @@ async fn azure_case() -> anyhow::Result<Option<BackendCase>> {
              \x20   account_name: {AZURITE_ACCOUNT}\n    account_key: {AZURITE_KEY}\n    endpoint: {}\n",
             azurite.blob_endpoint()
         );
-    Ok(Some(BackendCase { name: "azure", yaml, scale: CLOUD_SCALE, _keep: vec![Box::new(azurite)] }))
+    Ok(Some(BackendCase { name: "azure", yaml, scale: CLOUD_SCALE, servers: vec![Box::new(azurite)] }))
 }
 
 /// A small deterministic generator, so values have full-precision fractions.
@@ -436,6 +440,20 @@ async fn read_back(
     Ok(samples)
 }
 
+/// The DynamoDB and other (S3) requests moto has logged so far, empty without moto: the index
+/// cost of a phase on moto is its Query count times a per-Query cost that grows with the table.
+fn moto_counts(case: &mut BackendCase) -> String {
+    for keep in case.servers.iter_mut() {
+        if let Some(moto) = keep.downcast_mut::<MotoProcess>() {
+            let lines = moto.process().output_lines();
+            let dynamo = lines.iter().filter(|l| l.contains("\"POST / HTTP")).count();
+            let other = lines.iter().filter(|l| l.contains(" HTTP/1.1\"")).count().saturating_sub(dynamo);
+            return format!("[moto: {dynamo} dynamodb requests, {other} other]");
+        }
+    }
+    String::new()
+}
+
 /// Writes the case's config file into `directory` and returns the flags of both starts.
 fn common_args(case: &BackendCase, directory: &Path) -> anyhow::Result<Vec<String>> {
     let config = directory.join("neocortex.yaml");
@@ -454,7 +472,7 @@ fn common_args(case: &BackendCase, directory: &Path) -> anyhow::Result<Vec<Strin
 }
 
 /// The whole scenario for one backend.
-async fn ingest_flush_restart_read_back(case: BackendCase, directory: &Path) -> anyhow::Result<()> {
+async fn ingest_flush_restart_read_back(mut case: BackendCase, directory: &Path) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let args = common_args(&case, directory)?;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -462,19 +480,23 @@ async fn ingest_flush_restart_read_back(case: BackendCase, directory: &Path) -> 
     let start_ms = (now_ms() - SAMPLES * STEP_MS - 60 * MINUTE_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
     let data = dataset(start_ms, case.scale);
     let started = std::time::Instant::now();
-    let phase = |what: &str| eprintln!("{}: {what} after {:.1?}", case.name, started.elapsed());
+    let name = case.name;
+    let mut phase = |what: &str| {
+        let counts = moto_counts(&mut case);
+        eprintln!("{name}: {what} after {:.1?} {counts}", started.elapsed())
+    };
 
     let mut first = NeocortexProcess::start_in(neocortex_binary(), directory, &args)
         .await
-        .with_context(|| format!("{}: first start", case.name))?;
-    ingest(&client, &first, &data).await.with_context(|| format!("{}: ingest", case.name))?;
+        .with_context(|| format!("{name}: first start"))?;
+    ingest(&client, &first, &data).await.with_context(|| format!("{name}: ingest"))?;
     phase("ingested");
-    flush(&client, &first).await.with_context(|| format!("{}: flush", case.name))?;
+    flush(&client, &first).await.with_context(|| format!("{name}: flush"))?;
     phase("flushed");
     // Flushed chunks are still retained in memory: both sources answer and must agree.
     read_back(&client, &first, &data, start_ms, "before restart")
         .await
-        .with_context(|| format!("{}: read back before restart", case.name))?;
+        .with_context(|| format!("{name}: read back before restart"))?;
     phase("read back before the restart");
     first.process().kill();
     drop(first);
@@ -486,13 +508,14 @@ async fn ingest_flush_restart_read_back(case: BackendCase, directory: &Path) -> 
 
     let second = NeocortexProcess::start_in(neocortex_binary(), directory, &args)
         .await
-        .with_context(|| format!("{}: restart", case.name))?;
+        .with_context(|| format!("{name}: restart"))?;
     let in_memory = gauge(&client, &second, "cortex_ingester_memory_series").await?;
-    ensure!(in_memory == 0.0, "{}: ingester memory holds {in_memory} series after the restart", case.name);
+    ensure!(in_memory == 0.0, "{name}: ingester memory holds {in_memory} series after the restart");
+    phase("restarted");
     let samples = read_back(&client, &second, &data, start_ms, "after restart")
         .await
-        .with_context(|| format!("{}: read back after restart", case.name))?;
-    ensure!(samples == data.len() * SAMPLES as usize, "{}: compared {samples} samples", case.name);
+        .with_context(|| format!("{name}: read back after restart"))?;
+    ensure!(samples == data.len() * SAMPLES as usize, "{name}: compared {samples} samples");
     phase(&format!("{} series, {samples} samples read back identical after the restart", data.len()));
     Ok(())
 }
