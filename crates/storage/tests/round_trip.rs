@@ -144,6 +144,17 @@ async fn check_reads(store: Arc<ChunkStore>, tenant: &TenantId) {
     let no_job = [name("node_cpu_seconds_total"), Matcher::equal("job", "x")];
     assert!(store.select(tenant, START_MS, end, &no_job).await.unwrap().is_empty());
 
+    // A regex on the metric name that is an alternation of names is looked up name by name.
+    let both = Matcher::new(MatchOp::RegexMatch, "__name__", "node_memory_free_bytes|node_cpu_seconds_total")
+        .unwrap();
+    let selected = store.select(tenant, START_MS, end, std::slice::from_ref(&both)).await.unwrap();
+    let mut want_both = expected.clone();
+    want_both.sort_by(|a, b| a.labels.cmp(&b.labels));
+    assert_eq!(selected, want_both);
+    let other_regex = Matcher::new(MatchOp::RegexMatch, "__name__", "node_.*").unwrap();
+    let err = store.select(tenant, START_MS, end, &[other_regex]).await.unwrap_err();
+    assert!(err.to_string().contains("query must contain metric name"), "{err}");
+
     // Other tenants see nothing.
     let other = TenantId::new("team-b").unwrap();
     assert!(store.select(&other, START_MS, end, &[name("node_cpu_seconds_total")]).await.unwrap().is_empty());

@@ -3,8 +3,9 @@
 //! `select` (PromQL and remote read) asks each source the time rules allow, at the same time,
 //! and merges: series with equal labels become one, and where both sources hold a sample at
 //! the same timestamp (chunks flushed but still retained in memory) one is kept, the
-//! ingester's. A store error fails the read, as in Cortex (a selector without an equality
-//! matcher on the metric name gets "query must contain metric name" from the store).
+//! ingester's. A store error fails the read, as in Cortex (a selector that names no metric —
+//! neither `__name__="x"` nor `__name__=~"x|y"` — gets "query must contain metric name" from the
+//! store).
 //!
 //! The series and label APIs always ask the ingesters, whatever their time range (Cortex does
 //! the same), and ask the store too only with `query_store_for_labels_enabled`; the store then

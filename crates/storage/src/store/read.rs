@@ -15,15 +15,38 @@ use crate::schema::config::Bucket;
 use crate::schema::entries::{parse_row, IndexQuery, IndexSchema, ParsedRow};
 use crate::store::ChunkStore;
 
-/// The metric name of an equality matcher on `__name__`, which every store read needs.
-fn metric_name(matchers: &[Matcher]) -> Option<&str> {
-    matchers.iter().find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal).map(|m| m.value.as_str())
+/// The metric names a read must look up in the index: the value of an equality matcher on
+/// `__name__`, or else the names of a `__name__=~"a|b|c"` matcher whose regex is an
+/// alternation of literal names (how dashboards select a few metrics at once; Prometheus's
+/// regexes are anchored, so such a regex matches exactly those names). `None` when the
+/// matchers name no metric the index can look up.
+fn metric_names(matchers: &[Matcher]) -> Option<Vec<String>> {
+    if let Some(equal) = matchers.iter().find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal) {
+        return Some(vec![equal.value.clone()]);
+    }
+    let regex = matchers.iter().find(|m| m.name == METRIC_NAME && m.op == MatchOp::RegexMatch)?;
+    literal_alternatives(&regex.value)
+}
+
+/// The alternatives of `a|b|c` when each is a non-empty literal (no regex syntax), sorted and
+/// unique; `None` for any other regex.
+fn literal_alternatives(regex: &str) -> Option<Vec<String>> {
+    const SYNTAX: &[char] = &['.', '^', '$', '*', '+', '?', '(', ')', '[', ']', '{', '}', '\\'];
+    let names: BTreeSet<String> = regex
+        .split('|')
+        .map(|alternative| {
+            let literal = !alternative.is_empty() && !alternative.contains(SYNTAX);
+            literal.then(|| alternative.to_string())
+        })
+        .collect::<Option<_>>()?;
+    Some(names.into_iter().collect())
 }
 
 impl ChunkStore {
     /// The series matching every matcher with their samples in `[start_ms, end_ms]`, sorted by
     /// labels, identical samples from overlapping chunks removed. Fails with Cortex's "query
-    /// must contain metric name" when no `__name__="…"` matcher is given.
+    /// must contain metric name" when the matchers name no metric (neither `__name__="…"` nor
+    /// `__name__=~"a|b"` with literal alternatives).
     pub async fn select(
         &self,
         tenant: &TenantId,
@@ -31,10 +54,10 @@ impl ChunkStore {
         end_ms: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<Series>, StorageError> {
-        let Some(name) = metric_name(matchers) else {
+        let Some(names) = metric_names(matchers) else {
             return Err(StorageError::BadQuery(QUERY_MUST_CONTAIN_METRIC_NAME.to_string()));
         };
-        let objects = self.fetch_matching(tenant, start_ms, end_ms, name, matchers).await?;
+        let objects = self.fetch_named(tenant, start_ms, end_ms, &names, matchers).await?;
         let mut by_series: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
         for object in objects {
             by_series.entry(object.labels).or_default().push(object.samples);
@@ -59,10 +82,10 @@ impl ChunkStore {
         end_ms: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<Labels>, StorageError> {
-        let Some(name) = metric_name(matchers) else {
+        let Some(names) = metric_names(matchers) else {
             return Ok(Vec::new());
         };
-        let objects = self.fetch_matching(tenant, start_ms, end_ms, name, matchers).await?;
+        let objects = self.fetch_named(tenant, start_ms, end_ms, &names, matchers).await?;
         let unique: BTreeSet<Labels> = objects.into_iter().map(|object| object.labels).collect();
         Ok(unique.into_iter().collect())
     }
@@ -208,6 +231,22 @@ impl ChunkStore {
 
     /// Fetches, verifies and decodes the objects of matching series, keeping those whose labels
     /// satisfy every matcher.
+    /// The matching chunk objects of every metric in `names` (one index lookup per name).
+    async fn fetch_named(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        names: &[String],
+        matchers: &[Matcher],
+    ) -> Result<Vec<ChunkObject>, StorageError> {
+        let mut objects = Vec::new();
+        for name in names {
+            objects.extend(self.fetch_matching(tenant, start_ms, end_ms, name, matchers).await?);
+        }
+        Ok(objects)
+    }
+
     async fn fetch_matching(
         &self,
         tenant: &TenantId,
@@ -279,5 +318,20 @@ mod tests {
         let merged = merge_chunks(&[b, a], 0, 35);
         let times: Vec<i64> = merged.iter().map(|s| s.timestamp_ms).collect();
         assert_eq!(times, vec![10, 20, 25, 30]);
+    }
+
+    #[test]
+    fn only_literal_alternations_name_metrics() {
+        assert_eq!(literal_alternatives("up"), Some(vec!["up".to_string()]));
+        assert_eq!(literal_alternatives("x|h_bucket|x"), Some(vec!["h_bucket".to_string(), "x".to_string()]));
+        for regex in ["", "x|", "rp_temp.*", "(x|y)", "a\\.b", "[ab]", "x+|y"] {
+            assert_eq!(literal_alternatives(regex), None, "{regex:?}");
+        }
+        let name_and_regex = [
+            Matcher::new(MatchOp::RegexMatch, METRIC_NAME, "a.*").unwrap(),
+            Matcher::equal(METRIC_NAME, "b"),
+        ];
+        assert_eq!(metric_names(&name_and_regex), Some(vec!["b".to_string()]));
+        assert_eq!(metric_names(&[Matcher::equal("job", "x")]), None);
     }
 }
