@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{ensure, Context};
+use anyhow::ensure;
 use neocortex_testkit::http::{remote_write_request, send};
 use neocortex_testkit::remote_write::{encode_write_request, now_ms, snappy_compress, RawSeries};
 use neocortex_testkit::{eventually, NeocortexProcess};
@@ -142,14 +142,7 @@ async fn sigterm_without_wal_flushes_everything() -> anyhow::Result<()> {
     .await?;
     let client = reqwest::Client::new();
     ensure!(push(&client, &neocortex).await? == 200, "push refused");
-    let pid = neocortex.process().pid().to_string();
-    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().context("running kill")?;
-    ensure!(status.success(), "kill -TERM failed");
-    let exited = eventually("neocortex to exit after SIGTERM", Duration::from_secs(60), || {
-        let status = neocortex.process().exit_status();
-        async move { status }
-    })
-    .await?;
+    let exited = neocortex.process().terminate(Duration::from_secs(60)).await?;
     ensure!(exited.success(), "exit status {exited}: {}", neocortex.process().output());
     let objects = files_under(&directory.path().join("data").join("chunks").join("fake"));
     ensure!(objects.len() == SERIES, "objects after SIGTERM: {objects:?}");

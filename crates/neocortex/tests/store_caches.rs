@@ -98,14 +98,7 @@ async fn read_back(
 
 /// Stops the process with SIGTERM and waits for a clean exit.
 async fn stop(neocortex: &mut NeocortexProcess) -> anyhow::Result<()> {
-    let pid = neocortex.process().pid().to_string();
-    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().context("running kill")?;
-    ensure!(status.success(), "kill -TERM failed");
-    let exited = eventually("neocortex to exit after SIGTERM", Duration::from_secs(60), || {
-        let status = neocortex.process().exit_status();
-        async move { status }
-    })
-    .await?;
+    let exited = neocortex.process().terminate(Duration::from_secs(60)).await?;
     ensure!(exited.success(), "exit status {exited}: {}", neocortex.process().output());
     Ok(())
 }

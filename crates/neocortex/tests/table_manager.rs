@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{ensure, Context};
+use anyhow::ensure;
 use neocortex_storage::aws::config::DynamoDbConfig;
 use neocortex_storage::aws::{self, AwsConfig};
 use neocortex_storage::index::redb::RedbIndexClient;
@@ -35,14 +35,7 @@ async fn metric(client: &reqwest::Client, neocortex: &NeocortexProcess, prefix: 
 
 /// Sends SIGTERM and waits for a clean exit.
 async fn stop(neocortex: &mut NeocortexProcess) -> anyhow::Result<()> {
-    let pid = neocortex.process().pid().to_string();
-    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().context("running kill")?;
-    ensure!(status.success(), "kill -TERM failed");
-    let exited = eventually("neocortex to exit after SIGTERM", Duration::from_secs(60), || {
-        let status = neocortex.process().exit_status();
-        async move { status }
-    })
-    .await?;
+    let exited = neocortex.process().terminate(Duration::from_secs(60)).await?;
     ensure!(exited.success(), "exit status {exited}: {}", neocortex.process().output());
     Ok(())
 }

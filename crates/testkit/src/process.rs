@@ -119,6 +119,20 @@ impl ManagedProcess {
         LaunchError::Exited { name: self.name.clone(), status, output: self.output() }
     }
 
+    /// Sends SIGTERM (a graceful shutdown, as an orchestrator would) and waits up to `timeout`
+    /// for the process to end; returns its exit status.
+    pub async fn terminate(&mut self, timeout: std::time::Duration) -> Result<ExitStatus, LaunchError> {
+        let signal = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .map_err(|source| LaunchError::Spawn { name: "kill".to_owned(), source })?;
+        if !signal.success() {
+            return Err(self.exited_error());
+        }
+        let what = format!("{} to exit after SIGTERM", self.name);
+        crate::wait::eventually(&what, timeout, || std::future::ready(self.exit_status())).await
+    }
+
     /// Kills the process and waits for it to end.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
