@@ -145,64 +145,111 @@ impl BitWriter {
 }
 
 /// Reads bits from a byte slice, failing cleanly at the end of the data.
+///
+/// The next bits are kept left-aligned in a 64-bit register that is refilled a whole word at a
+/// time, so a read is a shift of the register rather than an index into the slice. Bits of the
+/// register past `valid` are either the stream's own next bits or zeros past its end, so a peek
+/// may look at them but only `valid` bits may be consumed.
 #[derive(Debug, Clone)]
 pub(crate) struct BitReader<'a> {
     data: &'a [u8],
-    /// Position of the next bit, counted from the start of `data`.
-    position: usize,
+    /// Index of the first byte not yet loaded into `buffer`.
+    next_byte: usize,
+    /// The next bits of the stream, most significant first.
+    buffer: u64,
+    /// How many bits of `buffer` are data (0..=64).
+    valid: u32,
 }
+
+/// Longest read served by the register in one go; longer ones are split in two.
+const MAX_DIRECT_READ: u32 = 56;
 
 impl<'a> BitReader<'a> {
     /// A reader at the first bit of `data`.
     pub(crate) fn new(data: &'a [u8]) -> Self {
-        Self { data, position: 0 }
+        Self { data, next_byte: 0, buffer: 0, valid: 0 }
     }
 
     /// Bits consumed so far.
     pub(crate) fn position(&self) -> usize {
-        self.position
+        self.next_byte * 8 - self.valid as usize
     }
 
-    /// Reads one bit; `None` at the end of the data.
-    pub(crate) fn read_bit(&mut self) -> Option<bool> {
-        let byte = *self.data.get(self.position / 8)?;
-        let bit = (byte >> (7 - (self.position % 8))) & 1;
-        self.position += 1;
-        Some(bit == 1)
+    /// Tops the register up to at least 56 valid bits, or to the end of the data.
+    #[inline]
+    pub(crate) fn refill(&mut self) {
+        if self.valid >= MAX_DIRECT_READ {
+            return;
+        }
+        match self.data.get(self.next_byte..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(word) => {
+                // `valid` < 56 here, so the shift is in range and at least one byte fits.
+                self.buffer |= u64::from_be_bytes(*word) >> self.valid;
+                let bytes = (63 - self.valid) / 8;
+                self.next_byte += bytes as usize;
+                self.valid += bytes * 8;
+            }
+            None => self.refill_tail(),
+        }
+    }
+
+    /// Byte-by-byte refill for the last few bytes of the data.
+    #[cold]
+    fn refill_tail(&mut self) {
+        while self.valid <= 56 {
+            let Some(&byte) = self.data.get(self.next_byte) else { break };
+            self.buffer |= u64::from(byte) << (56 - self.valid);
+            self.next_byte += 1;
+            self.valid += 8;
+        }
+    }
+
+    /// The register (next bit most significant) and how many of its bits are data; call
+    /// [`BitReader::refill`] first to see as many as possible.
+    #[inline]
+    pub(crate) fn peek(&self) -> (u64, u32) {
+        (self.buffer, self.valid)
+    }
+
+    /// Drops `count` bits that a [`BitReader::peek`] showed to be valid (`count` <= valid).
+    #[inline]
+    pub(crate) fn consume(&mut self, count: u32) {
+        debug_assert!(count <= self.valid);
+        self.buffer = self.buffer.checked_shl(count).unwrap_or(0);
+        self.valid -= count;
     }
 
     /// Reads `count` bits (0..=64) as an unsigned number; `None` if the data ends first.
+    #[inline]
     pub(crate) fn read_bits(&mut self, count: u32) -> Option<u64> {
         debug_assert!(count <= 64);
-        let end = self.position.checked_add(count as usize)?;
-        if end > self.data.len() * 8 {
-            return None;
+        if count > MAX_DIRECT_READ {
+            return self.read_long(count);
         }
-        if count > 56 {
-            // A 64-bit window holds at most 57 bits past an unaligned start; split the read.
-            let high = self.read_bits(count - 32)?;
-            let low = self.read_bits(32)?;
-            return Some((high << 32) | low);
+        if self.valid < count {
+            self.refill();
+            if self.valid < count {
+                return None;
+            }
         }
         if count == 0 {
             return Some(0);
         }
-        let offset = (self.position % 8) as u32;
-        let window = self.window_at(self.position / 8);
-        self.position = end;
-        Some((window << offset) >> (64 - count))
+        let value = self.buffer >> (64 - count);
+        self.buffer <<= count;
+        self.valid -= count;
+        Some(value)
     }
 
-    /// Eight bytes from `byte_index` as a big-endian word, zero-padded past the end.
-    fn window_at(&self, byte_index: usize) -> u64 {
-        let available = &self.data[byte_index.min(self.data.len())..];
-        match available.first_chunk::<8>() {
-            Some(word) => u64::from_be_bytes(*word),
-            None => available
-                .iter()
-                .enumerate()
-                .fold(0u64, |word, (index, &byte)| word | (u64::from(byte) << (56 - 8 * index))),
+    /// A read of 57 to 64 bits, in two parts (nothing is consumed if the data ends first).
+    fn read_long(&mut self, count: u32) -> Option<u64> {
+        let bits_left = (self.data.len() - self.next_byte) * 8 + self.valid as usize;
+        if bits_left < count as usize {
+            return None;
         }
+        let high = self.read_bits(count - 32)?;
+        let low = self.read_bits(32)?;
+        Some((high << 32) | low)
     }
 
     /// Reads one whole byte from the bit position.
@@ -224,7 +271,7 @@ mod tests {
         writer.write_bits(0x3ff, 10);
         let bytes = writer.into_bytes();
         let mut reader = BitReader::new(&bytes);
-        assert_eq!(reader.read_bit(), Some(true));
+        assert_eq!(reader.read_bits(1), Some(1));
         assert_eq!(reader.read_bits(3), Some(0b101));
         assert_eq!(reader.read_bits(64), Some(0x1234_5678_9abc_def0));
         assert_eq!(reader.read_bits(10), Some(0x3ff));
@@ -252,7 +299,7 @@ mod tests {
         let mut reader = BitReader::new(&[0xff]);
         assert_eq!(reader.read_bits(9), None);
         assert_eq!(reader.read_bits(8), Some(0xff));
-        assert_eq!(reader.read_bit(), None);
+        assert_eq!(reader.read_bits(1), None);
     }
 
     /// A literal model of Prometheus's `bstream` writer (`writeBit`, `writeByte`, `writeBits`),
@@ -311,6 +358,35 @@ mod tests {
                 fast.write_bits(value, count);
                 reference.write_bits(value, count);
                 proptest::prop_assert_eq!(fast.bytes(), &reference.stream[..]);
+            }
+        }
+    }
+
+    /// Reads bit by bit straight from the slice: what the register reader must agree with.
+    fn reference_read(data: &[u8], position: &mut usize, count: u32) -> Option<u64> {
+        if *position + count as usize > data.len() * 8 {
+            return None;
+        }
+        let mut value = 0u64;
+        for _ in 0..count {
+            let bit = (data[*position / 8] >> (7 - *position % 8)) & 1;
+            value = (value << 1) | u64::from(bit);
+            *position += 1;
+        }
+        Some(value)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn register_reader_matches_bit_by_bit_reads(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            reads in proptest::collection::vec(0u32..=64, 0..80),
+        ) {
+            let mut reader = BitReader::new(&data);
+            let mut position = 0;
+            for count in reads {
+                proptest::prop_assert_eq!(reader.read_bits(count), reference_read(&data, &mut position, count));
+                proptest::prop_assert_eq!(reader.position(), position);
             }
         }
     }
