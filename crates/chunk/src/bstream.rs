@@ -170,6 +170,17 @@ impl<'a> BitReader<'a> {
         Self { data, next_byte: 0, buffer: 0, valid: 0 }
     }
 
+    /// The reader taken apart (data, register, next byte, valid bits), for a decoding loop
+    /// that keeps each part in a local variable; [`BitReader::from_parts`] puts it back.
+    pub(crate) fn into_parts(self) -> (&'a [u8], u64, usize, u32) {
+        (self.data, self.buffer, self.next_byte, self.valid)
+    }
+
+    /// A reader from the parts [`BitReader::into_parts`] gave.
+    pub(crate) fn from_parts(data: &'a [u8], buffer: u64, next_byte: usize, valid: u32) -> Self {
+        Self { data, next_byte, buffer, valid }
+    }
+
     /// Bits consumed so far.
     pub(crate) fn position(&self) -> usize {
         self.next_byte * 8 - self.valid as usize
@@ -193,15 +204,10 @@ impl<'a> BitReader<'a> {
         }
     }
 
-    /// Byte-by-byte refill for the last few bytes of the data.
     #[cold]
     fn refill_tail(&mut self) {
-        while self.valid <= 56 {
-            let Some(&byte) = self.data.get(self.next_byte) else { break };
-            self.buffer |= u64::from(byte) << (56 - self.valid);
-            self.next_byte += 1;
-            self.valid += 8;
-        }
+        (self.buffer, self.next_byte, self.valid) =
+            refill_tail(self.data, self.buffer, self.next_byte, self.valid);
     }
 
     /// The register (next bit most significant) and how many of its bits are data; call
@@ -256,6 +262,24 @@ impl<'a> BitReader<'a> {
     pub(crate) fn read_byte(&mut self) -> Option<u8> {
         self.read_bits(8).map(|bits| bits as u8)
     }
+}
+
+/// Byte-by-byte refill for the last few bytes of the data, on a reader taken apart (see
+/// [`BitReader::into_parts`]): returns the new register, next byte and valid-bit count.
+#[cold]
+pub(crate) fn refill_tail(
+    data: &[u8],
+    mut buffer: u64,
+    mut next_byte: usize,
+    mut valid: u32,
+) -> (u64, usize, u32) {
+    while valid <= 56 {
+        let Some(&byte) = data.get(next_byte) else { break };
+        buffer |= u64::from(byte) << (56 - valid);
+        next_byte += 1;
+        valid += 8;
+    }
+    (buffer, next_byte, valid)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use neocortex_core::{ErrorCode, Sample};
 
-use crate::bstream::{BitReader, BitWriter};
+use crate::bstream::{refill_tail, BitReader, BitWriter};
 
 /// Most samples one chunk can hold: the header counts them in 16 bits.
 pub const MAX_SAMPLES_PER_CHUNK: usize = u16::MAX as usize;
@@ -108,7 +108,7 @@ impl XorChunk {
             return Err(err.clone());
         }
         let state = iter.state();
-        let bits_used = HEADER_BYTES * 8 + iter.reader.position();
+        let bits_used = HEADER_BYTES * 8 + iter.bits_read();
         Ok(Self {
             stream: BitWriter::resume(bytes.to_vec(), bits_used),
             num_samples: iter.total,
@@ -288,14 +288,156 @@ struct DecodeState {
     window_set: bool,
 }
 
+/// What went wrong in one sample; [`XorIter`] adds the sample index.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Truncated,
+    VarintOverflow,
+    InvalidWindow { leading: u8, significant: u8 },
+}
+
+/// The bit reader and the decoder state: everything decoding one sample touches, kept in one
+/// small value so the bulk loop can hold it in registers.
+#[derive(Debug, Clone)]
+struct Cursor<'a> {
+    reader: BitReader<'a>,
+    state: DecodeState,
+}
+
+/// Control bits, leading-zero count and significant-bit count of a new XOR window.
+const NEW_WINDOW_HEADER: u32 = 2 + 5 + 6;
+
+impl Cursor<'_> {
+    fn read_bits(&mut self, count: u32) -> Result<u64, Fault> {
+        self.reader.read_bits(count).ok_or(Fault::Truncated)
+    }
+
+    fn read_uvarint(&mut self) -> Result<u64, Fault> {
+        let mut value: u64 = 0;
+        for index in 0..MAX_VARINT_BYTES {
+            let byte = self.reader.read_byte().ok_or(Fault::Truncated)?;
+            if index == MAX_VARINT_BYTES - 1 && byte > 1 {
+                return Err(Fault::VarintOverflow);
+            }
+            value |= u64::from(byte & 0x7f) << (7 * index);
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err(Fault::VarintOverflow)
+    }
+
+    /// Decodes sample number `index` (the first two are stored differently from the rest).
+    fn decode(&mut self, index: u16) -> Result<(), Fault> {
+        match index {
+            0 => {
+                let raw = self.read_uvarint()?;
+                self.state.timestamp = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+                self.state.value_bits = self.read_bits(64)?;
+                Ok(())
+            }
+            1 => {
+                self.state.timestamp_delta = self.read_uvarint()?;
+                self.state.timestamp = self.state.timestamp.wrapping_add(self.state.timestamp_delta as i64);
+                self.decode_value()
+            }
+            _ => self.decode_later(),
+        }
+    }
+
+    /// Decodes a sample after the second: a delta of delta and a value.
+    #[inline(always)]
+    fn decode_later(&mut self) -> Result<(), Fault> {
+        let delta_of_delta = self.decode_delta_of_delta()?;
+        self.state.timestamp_delta = self.state.timestamp_delta.wrapping_add(delta_of_delta as u64);
+        self.state.timestamp = self.state.timestamp.wrapping_add(self.state.timestamp_delta as i64);
+        self.decode_value()
+    }
+
+    /// Reads a delta of delta: its `0` / `10` / `110` / `1110` / `1111` prefix is counted
+    /// with one look at the register, and the bucket's bits are taken from the same look.
+    #[inline(always)]
+    fn decode_delta_of_delta(&mut self) -> Result<i64, Fault> {
+        self.reader.refill();
+        let (buffer, valid) = self.reader.peek();
+        let (prefix, width) = match buffer.leading_ones() {
+            0 => {
+                if valid == 0 {
+                    return Err(Fault::Truncated);
+                }
+                self.reader.consume(1);
+                return Ok(0);
+            }
+            1 => (2, 14),
+            2 => (3, 17),
+            3 => (4, 20),
+            _ => {
+                if valid < 4 {
+                    return Err(Fault::Truncated);
+                }
+                self.reader.consume(4);
+                return Ok(self.read_bits(64)? as i64);
+            }
+        };
+        if valid < prefix + width {
+            return Err(Fault::Truncated);
+        }
+        let raw = (buffer << prefix) >> (64 - width);
+        self.reader.consume(prefix + width);
+        // Values above 2^(width-1) are negative numbers in `width`-bit two's complement.
+        let signed = if raw > (1u64 << (width - 1)) { raw.wrapping_sub(1u64 << width) } else { raw };
+        Ok(signed as i64)
+    }
+
+    /// Reads a value: `0` (unchanged), `10` (XOR in the previous window) or `11` plus a 5-bit
+    /// leading-zero count and a 6-bit significant-bit count (a new window), then the XOR bits.
+    #[inline(always)]
+    fn decode_value(&mut self) -> Result<(), Fault> {
+        self.reader.refill();
+        let (buffer, valid) = self.reader.peek();
+        if valid == 0 {
+            return Err(Fault::Truncated);
+        }
+        if buffer >> 63 == 0 {
+            self.reader.consume(1);
+            return Ok(());
+        }
+        if valid < 2 {
+            return Err(Fault::Truncated);
+        }
+        if (buffer >> 62) & 1 == 0 {
+            self.reader.consume(2);
+        } else {
+            if valid < NEW_WINDOW_HEADER {
+                return Err(Fault::Truncated);
+            }
+            let leading = ((buffer >> 57) & 0x1f) as u8;
+            let significant = match ((buffer >> 51) & 0x3f) as u8 {
+                0 => 64,
+                significant => significant,
+            };
+            if u32::from(leading) + u32::from(significant) > 64 {
+                return Err(Fault::InvalidWindow { leading, significant });
+            }
+            self.reader.consume(NEW_WINDOW_HEADER);
+            self.state.leading = leading;
+            self.state.trailing = 64 - leading - significant;
+            self.state.window_set = true;
+        }
+        let significant = 64 - u32::from(self.state.leading) - u32::from(self.state.trailing);
+        let bits = self.read_bits(significant)?;
+        self.state.value_bits ^= bits << self.state.trailing;
+        Ok(())
+    }
+}
+
 /// Iterates over the samples of an encoded chunk. On corrupt data it stops early and
 /// `error()` says why.
 #[derive(Debug, Clone)]
 pub struct XorIter<'a> {
-    reader: BitReader<'a>,
+    cursor: Cursor<'a>,
     total: u16,
     read: u16,
-    state: DecodeState,
     error: Option<ChunkError>,
 }
 
@@ -306,7 +448,8 @@ impl<'a> XorIter<'a> {
             [high, low, body @ ..] => (u16::from_be_bytes([*high, *low]), body, None),
             _ => (0, &[][..], Some(ChunkError::TooShort { len: bytes.len() })),
         };
-        Self { reader: BitReader::new(body), total, read: 0, state: DecodeState::default(), error }
+        let cursor = Cursor { reader: BitReader::new(body), state: DecodeState::default() };
+        Self { cursor, total, read: 0, error }
     }
 
     /// Why iteration stopped early, if it did.
@@ -320,130 +463,33 @@ impl<'a> XorIter<'a> {
     }
 
     fn state(&self) -> DecodeState {
-        self.state
+        self.cursor.state
     }
 
-    fn truncated(&self) -> ChunkError {
-        ChunkError::Truncated { expected: self.total, sample: self.read }
+    /// Bits of the body consumed so far.
+    fn bits_read(&self) -> usize {
+        self.cursor.reader.position()
     }
 
-    fn read_uvarint(&mut self) -> Result<u64, ChunkError> {
-        let mut value: u64 = 0;
-        for index in 0..MAX_VARINT_BYTES {
-            let byte = self.reader.read_byte().ok_or_else(|| self.truncated())?;
-            if index == MAX_VARINT_BYTES - 1 && byte > 1 {
-                return Err(ChunkError::VarintOverflow { sample: self.read });
-            }
-            value |= u64::from(byte & 0x7f) << (7 * index);
-            if byte < 0x80 {
-                return Ok(value);
-            }
-        }
-        Err(ChunkError::VarintOverflow { sample: self.read })
-    }
-
-    fn read_bits(&mut self, count: u32) -> Result<u64, ChunkError> {
-        self.reader.read_bits(count).ok_or_else(|| self.truncated())
-    }
-
-    fn decode_next(&mut self) -> Result<(), ChunkError> {
-        match self.read {
-            0 => {
-                let raw = self.read_uvarint()?;
-                self.state.timestamp = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
-                self.state.value_bits = self.read_bits(64)?;
-            }
-            1 => {
-                self.state.timestamp_delta = self.read_uvarint()?;
-                self.state.timestamp = self.state.timestamp.wrapping_add(self.state.timestamp_delta as i64);
-                self.decode_value()?;
-            }
-            _ => self.decode_later_sample()?,
-        }
-        Ok(())
-    }
-
-    /// Reads a delta of delta: its `0` / `10` / `110` / `1110` / `1111` prefix is counted
-    /// with one look at the register, and the bucket's bits are taken from the same look.
-    #[inline]
-    fn decode_delta_of_delta(&mut self) -> Result<i64, ChunkError> {
-        self.reader.refill();
-        let (buffer, valid) = self.reader.peek();
-        let (prefix, width) = match buffer.leading_ones() {
-            0 => {
-                if valid == 0 {
-                    return Err(self.truncated());
-                }
-                self.reader.consume(1);
-                return Ok(0);
-            }
-            1 => (2, 14),
-            2 => (3, 17),
-            3 => (4, 20),
-            _ => {
-                if valid < 4 {
-                    return Err(self.truncated());
-                }
-                self.reader.consume(4);
-                return Ok(self.read_bits(64)? as i64);
+    /// Records and returns the error `fault` makes of sample number `self.read`.
+    #[cold]
+    fn fail(&mut self, fault: Fault) -> ChunkError {
+        let sample = self.read;
+        let err = match fault {
+            Fault::Truncated => ChunkError::Truncated { expected: self.total, sample },
+            Fault::VarintOverflow => ChunkError::VarintOverflow { sample },
+            Fault::InvalidWindow { leading, significant } => {
+                ChunkError::InvalidWindow { sample, leading, significant }
             }
         };
-        if valid < prefix + width {
-            return Err(self.truncated());
-        }
-        let raw = (buffer << prefix) >> (64 - width);
-        self.reader.consume(prefix + width);
-        // Values above 2^(width-1) are negative numbers in `width`-bit two's complement.
-        let signed = if raw > (1u64 << (width - 1)) { raw.wrapping_sub(1u64 << width) } else { raw };
-        Ok(signed as i64)
-    }
-
-    /// Reads a value: `0` (unchanged), `10` (XOR in the previous window) or `11` plus a 5-bit
-    /// leading-zero count and a 6-bit significant-bit count (a new window), then the XOR bits.
-    #[inline]
-    fn decode_value(&mut self) -> Result<(), ChunkError> {
-        /// Control bits, leading-zero count and significant-bit count of a new window.
-        const NEW_WINDOW_HEADER: u32 = 2 + 5 + 6;
-        self.reader.refill();
-        let (buffer, valid) = self.reader.peek();
-        if valid == 0 {
-            return Err(self.truncated());
-        }
-        if buffer >> 63 == 0 {
-            self.reader.consume(1);
-            return Ok(());
-        }
-        if valid < 2 {
-            return Err(self.truncated());
-        }
-        if (buffer >> 62) & 1 == 0 {
-            self.reader.consume(2);
-        } else {
-            if valid < NEW_WINDOW_HEADER {
-                return Err(self.truncated());
-            }
-            let leading = ((buffer >> 57) & 0x1f) as u8;
-            let significant = match ((buffer >> 51) & 0x3f) as u8 {
-                0 => 64,
-                significant => significant,
-            };
-            if u32::from(leading) + u32::from(significant) > 64 {
-                return Err(ChunkError::InvalidWindow { sample: self.read, leading, significant });
-            }
-            self.reader.consume(NEW_WINDOW_HEADER);
-            self.state.leading = leading;
-            self.state.trailing = 64 - leading - significant;
-            self.state.window_set = true;
-        }
-        let significant = 64 - u32::from(self.state.leading) - u32::from(self.state.trailing);
-        let bits = self.read_bits(significant)?;
-        self.state.value_bits ^= bits << self.state.trailing;
-        Ok(())
+        self.error = Some(err.clone());
+        err
     }
 
     /// Appends every remaining sample to `out`. On corrupt data the samples before the bad one
     /// are appended, the error is returned, and `error()` reports it from then on. Faster than
-    /// the iterator: no per-sample `Option` and one capacity reservation.
+    /// the iterator: no per-sample `Option`, one capacity reservation, and the decoder state
+    /// stays in registers.
     pub fn decode_into(&mut self, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
         self.decode_range_into(i64::MIN, i64::MAX, out)
     }
@@ -461,47 +507,214 @@ impl<'a> XorIter<'a> {
             return Err(err.clone());
         }
         out.reserve(usize::from(self.total - self.read));
-        while self.read < self.total {
-            let decoded = if self.read < 2 { self.decode_next() } else { self.decode_later_sample() };
-            if let Err(err) = decoded {
-                self.error = Some(err.clone());
-                return Err(err);
+        while self.read < self.total.min(2) {
+            if let Err(fault) = self.cursor.decode(self.read) {
+                return Err(self.fail(fault));
             }
             self.read += 1;
-            let timestamp_ms = self.state.timestamp;
+            let Sample { timestamp_ms, .. } = self.current();
             if timestamp_ms > max_time_ms {
-                break;
+                return Ok(());
             }
             if timestamp_ms >= min_time_ms {
-                out.push(Sample { timestamp_ms, value: f64::from_bits(self.state.value_bits) });
+                out.push(self.current());
             }
         }
-        Ok(())
+        let mut read = self.read;
+        let outcome =
+            decode_later_samples(&mut self.cursor, &mut read, self.total, min_time_ms, max_time_ms, out);
+        self.read = read;
+        outcome.map_err(|fault| self.fail(fault))
     }
 
-    /// Decodes a sample after the second: a delta of delta and a value.
-    #[inline]
-    fn decode_later_sample(&mut self) -> Result<(), ChunkError> {
-        let delta_of_delta = self.decode_delta_of_delta()?;
-        self.state.timestamp_delta = self.state.timestamp_delta.wrapping_add(delta_of_delta as u64);
-        self.state.timestamp = self.state.timestamp.wrapping_add(self.state.timestamp_delta as i64);
-        self.decode_value()
+    /// The sample decoded last.
+    fn current(&self) -> Sample {
+        Sample {
+            timestamp_ms: self.cursor.state.timestamp,
+            value: f64::from_bits(self.cursor.state.value_bits),
+        }
     }
+}
+
+/// The bulk loop over the samples after the second: the same decoding as
+/// [`Cursor::decode_later`], flattened so that the register, the stream position and the
+/// decoder state are plain local variables (kept in CPU registers), and the sample pushed
+/// straight into `out`. Stops after `total` samples, at the first sample after `max_time_ms`,
+/// or at a fault (`read` is then the index of the sample that failed).
+fn decode_later_samples(
+    cursor: &mut Cursor<'_>,
+    read: &mut u16,
+    total: u16,
+    min_time_ms: i64,
+    max_time_ms: i64,
+    out: &mut Vec<Sample>,
+) -> Result<(), Fault> {
+    let (data, mut buffer, mut next_byte, mut valid) = cursor.reader.clone().into_parts();
+    let DecodeState {
+        mut timestamp,
+        mut value_bits,
+        mut timestamp_delta,
+        mut leading,
+        mut trailing,
+        mut window_set,
+    } = cursor.state;
+    let mut index = *read;
+
+    // Tops the register up to 56 valid bits or the end of the data.
+    macro_rules! refill {
+        () => {
+            if valid < 56 {
+                match data.get(next_byte..).and_then(<[u8]>::first_chunk::<8>) {
+                    Some(word) => {
+                        buffer |= u64::from_be_bytes(*word) >> valid;
+                        let bytes = (63 - valid) / 8;
+                        next_byte += bytes as usize;
+                        valid += bytes * 8;
+                    }
+                    None => (buffer, next_byte, valid) = refill_tail(data, buffer, next_byte, valid),
+                }
+            }
+        };
+    }
+    // Takes `$n` (1..=valid, at most 63) bits from the register.
+    macro_rules! take {
+        ($n:expr) => {{
+            let n: u32 = $n;
+            let bits = buffer >> (64 - n);
+            buffer <<= n;
+            valid -= n;
+            bits
+        }};
+    }
+    // Reads `$n` (1..=64) bits, refilling as needed; `None` when the data ends first.
+    macro_rules! read_bits {
+        ($n:expr) => {{
+            let n: u32 = $n;
+            if valid < n {
+                refill!();
+            }
+            if valid >= n && n < 64 {
+                Some(take!(n))
+            } else if n > 32 && (data.len() - next_byte) * 8 + valid as usize >= n as usize {
+                let high = take!(n - 32);
+                refill!();
+                let low = take!(32);
+                Some((high << 32) | low)
+            } else {
+                None
+            }
+        }};
+    }
+
+    let outcome = loop {
+        if index >= total {
+            break Ok(());
+        }
+        refill!();
+        let delta_of_delta = match buffer.leading_ones() {
+            0 => {
+                if valid == 0 {
+                    break Err(Fault::Truncated);
+                }
+                take!(1);
+                0
+            }
+            ones @ 1..=3 => {
+                let (prefix, width) = match ones {
+                    1 => (2, 14),
+                    2 => (3, 17),
+                    _ => (4, 20),
+                };
+                if valid < prefix + width {
+                    break Err(Fault::Truncated);
+                }
+                let raw = take!(prefix + width) & ((1u64 << width) - 1);
+                // Values above 2^(width-1) are negative numbers in `width`-bit two's complement.
+                if raw > (1u64 << (width - 1)) {
+                    raw.wrapping_sub(1u64 << width)
+                } else {
+                    raw
+                }
+            }
+            _ => {
+                if valid < 4 {
+                    break Err(Fault::Truncated);
+                }
+                take!(4);
+                match read_bits!(64) {
+                    Some(bits) => bits,
+                    None => break Err(Fault::Truncated),
+                }
+            }
+        };
+        timestamp_delta = timestamp_delta.wrapping_add(delta_of_delta);
+        timestamp = timestamp.wrapping_add(timestamp_delta as i64);
+
+        refill!();
+        if valid == 0 {
+            break Err(Fault::Truncated);
+        }
+        if buffer >> 63 == 1 {
+            if valid < 2 {
+                break Err(Fault::Truncated);
+            }
+            if (buffer >> 62) & 1 == 0 {
+                take!(2);
+            } else {
+                if valid < NEW_WINDOW_HEADER {
+                    break Err(Fault::Truncated);
+                }
+                let new_leading = ((buffer >> 57) & 0x1f) as u8;
+                let significant = match ((buffer >> 51) & 0x3f) as u8 {
+                    0 => 64,
+                    significant => significant,
+                };
+                if u32::from(new_leading) + u32::from(significant) > 64 {
+                    break Err(Fault::InvalidWindow { leading: new_leading, significant });
+                }
+                take!(NEW_WINDOW_HEADER);
+                leading = new_leading;
+                trailing = 64 - new_leading - significant;
+                window_set = true;
+            }
+            let significant = 64 - u32::from(leading) - u32::from(trailing);
+            match read_bits!(significant) {
+                Some(bits) => value_bits ^= bits << trailing,
+                None => break Err(Fault::Truncated),
+            }
+        } else {
+            take!(1);
+        }
+
+        index += 1;
+        if timestamp > max_time_ms {
+            break Ok(());
+        }
+        if timestamp >= min_time_ms {
+            out.push(Sample { timestamp_ms: timestamp, value: f64::from_bits(value_bits) });
+        }
+    };
+    cursor.reader = BitReader::from_parts(data, buffer, next_byte, valid);
+    cursor.state = DecodeState { timestamp, value_bits, timestamp_delta, leading, trailing, window_set };
+    *read = index;
+    outcome
 }
 
 impl Iterator for XorIter<'_> {
     type Item = (i64, f64);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.error.is_some() || self.read >= self.total {
             return None;
         }
-        if let Err(err) = self.decode_next() {
-            self.error = Some(err);
+        let decoded = if self.read >= 2 { self.cursor.decode_later() } else { self.cursor.decode(self.read) };
+        if let Err(fault) = decoded {
+            self.fail(fault);
             return None;
         }
         self.read += 1;
-        Some((self.state.timestamp, f64::from_bits(self.state.value_bits)))
+        Some((self.cursor.state.timestamp, f64::from_bits(self.cursor.state.value_bits)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
