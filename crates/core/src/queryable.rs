@@ -32,8 +32,10 @@ pub struct Series {
 /// Samples of one series that storage hands out still encoded (the ingester's compressed chunks),
 /// so a reader decodes one series at a time instead of holding every selected sample at once.
 pub trait SampleSource: Send + Sync + std::fmt::Debug {
-    /// Appends the series' samples in the selected range to `out`, in time order.
-    fn decode_into(&self, out: &mut Vec<Sample>);
+    /// Appends the series' samples in the selected range to `out`, in time order. Fails when
+    /// the encoded samples turn out to be malformed (decoding is deferred to the reader, so this
+    /// is where such an error surfaces).
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), QueryError>;
 }
 
 /// The samples of a selected series: decoded already, or decoded on demand.
@@ -47,25 +49,25 @@ pub enum SeriesSamples {
 
 impl SeriesSamples {
     /// The samples: borrowed when decoded already, else decoded into `buffer` (cleared first).
-    pub fn read<'s>(&'s self, buffer: &'s mut Vec<Sample>) -> &'s [Sample] {
+    pub fn read<'s>(&'s self, buffer: &'s mut Vec<Sample>) -> Result<&'s [Sample], QueryError> {
         match self {
-            SeriesSamples::Decoded(samples) => samples,
+            SeriesSamples::Decoded(samples) => Ok(samples),
             SeriesSamples::Lazy(source) => {
                 buffer.clear();
-                source.decode_into(buffer);
-                buffer
+                source.decode_into(buffer)?;
+                Ok(buffer)
             }
         }
     }
 
     /// The samples as an owned vector (decoding them if needed).
-    pub fn into_vec(self) -> Vec<Sample> {
+    pub fn into_vec(self) -> Result<Vec<Sample>, QueryError> {
         match self {
-            SeriesSamples::Decoded(samples) => samples,
+            SeriesSamples::Decoded(samples) => Ok(samples),
             SeriesSamples::Lazy(source) => {
                 let mut out = Vec::new();
-                source.decode_into(&mut out);
-                out
+                source.decode_into(&mut out)?;
+                Ok(out)
             }
         }
     }
@@ -88,8 +90,8 @@ impl From<Series> for LazySeries {
 
 impl LazySeries {
     /// The series with its samples decoded.
-    pub fn into_series(self) -> Series {
-        Series { labels: self.labels, samples: self.samples.into_vec() }
+    pub fn into_series(self) -> Result<Series, QueryError> {
+        Ok(Series { labels: self.labels, samples: self.samples.into_vec()? })
     }
 }
 

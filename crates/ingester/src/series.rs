@@ -2,7 +2,7 @@
 //! ordering rules for incoming samples.
 
 use neocortex_chunk::{XorChunk, XorIter};
-use neocortex_core::{Sample, SampleSource};
+use neocortex_core::{QueryError, Sample, SampleSource};
 
 mod flush_state;
 #[path = "wal/series_hooks.rs"]
@@ -225,7 +225,7 @@ pub(crate) struct EncodedRange {
 }
 
 impl SampleSource for EncodedRange {
-    fn decode_into(&self, out: &mut Vec<Sample>) {
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), QueryError> {
         let mut begin = 0;
         for chunk in self.chunks.iter() {
             let iter = XorIter::new(&self.bytes[begin..chunk.end]);
@@ -244,6 +244,7 @@ impl SampleSource for EncodedRange {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -287,7 +288,7 @@ mod tests {
             series.samples_in_range(start, end, &mut expected);
             let mut decoded = Vec::new();
             match series.encoded_range(start, end) {
-                Some(range) => range.decode_into(&mut decoded),
+                Some(range) => range.decode_into(&mut decoded).expect("in-memory chunks decode"),
                 None => assert!(expected.is_empty(), "{start}..{end}: no range but samples"),
             }
             assert_eq!(decoded, expected, "{start}..{end}");

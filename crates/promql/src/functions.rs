@@ -243,6 +243,9 @@ pub(crate) struct WindowContext {
     pub(crate) eval_time: i64,
     /// Range length in milliseconds.
     pub(crate) range_ms: i64,
+    /// Whether the caller knows that no sample of the window is below its predecessor, so
+    /// counter functions can skip looking for resets (the answer is the same either way).
+    pub(crate) no_counter_resets: bool,
 }
 
 /// rate/increase/delta with Prometheus's extrapolation to the window edges.
@@ -258,7 +261,9 @@ pub(crate) fn extrapolated_rate(
     let first = samples[0];
     let last = samples[samples.len() - 1];
     let mut result = last.value - first.value;
-    if is_counter {
+    // Without a reset the loop below adds nothing (a negative first sample adds `0.0` to a
+    // difference that cannot be `-0.0`), so it is skipped when the caller knows there is none.
+    if is_counter && !ctx.no_counter_resets {
         let mut previous = 0.0;
         for sample in samples {
             if sample.value < previous {
@@ -626,8 +631,13 @@ mod tests {
     #[test]
     fn rate_extrapolates_to_zero_point() {
         let window = samples(&[(0, 0.0), (60_000, 60.0), (120_000, 120.0)]);
-        let ctx =
-            WindowContext { range_start: -60_000, range_end: 120_000, eval_time: 120_000, range_ms: 180_000 };
+        let ctx = WindowContext {
+            range_start: -60_000,
+            range_end: 120_000,
+            eval_time: 120_000,
+            range_ms: 180_000,
+            no_counter_resets: false,
+        };
         let increase = extrapolated_rate(&window, &ctx, true, false).unwrap();
         assert_eq!(increase, 120.0);
     }

@@ -114,7 +114,8 @@ impl Queryable for TestStorage {
 struct Copied(Vec<Sample>);
 
 impl SampleSource for Copied {
-    fn decode_into(&self, out: &mut Vec<Sample>) {
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), QueryError> {
         out.extend_from_slice(&self.0);
+        Ok(())
     }
 }

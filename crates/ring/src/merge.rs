@@ -1,6 +1,8 @@
 //! Merging what several replicas return for one read, deduplicating identical samples.
 
-use neocortex_core::{LazySeries, Sample, Series, SeriesSamples};
+use std::sync::Arc;
+
+use neocortex_core::{LazySeries, QueryError, Sample, SampleSource, Series, SeriesSamples};
 
 /// Merges series lists that are each sorted by labels into one sorted list, merging the samples
 /// of series with equal labels and keeping one sample per timestamp.
@@ -24,8 +26,9 @@ pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
 }
 
 /// As `merge_series` for series whose samples may still be encoded: a series found in one list
-/// only stays as it is (encoded samples stay encoded); one found in several is decoded and merged,
-/// earlier lists winning on equal timestamps.
+/// only stays as it is; one found in several stays encoded too, its parts merged when a reader
+/// decodes it (earlier lists winning on equal timestamps), so merging an ingester's and the
+/// store's answers decodes nothing up front.
 pub fn merge_lazy_series(lists: Vec<Vec<LazySeries>>) -> Vec<LazySeries> {
     let mut lists: Vec<Vec<LazySeries>> = lists.into_iter().filter(|l| !l.is_empty()).collect();
     if lists.len() <= 1 {
@@ -35,19 +38,63 @@ pub fn merge_lazy_series(lists: Vec<Vec<LazySeries>>) -> Vec<LazySeries> {
     // Stable: series with equal labels keep their lists' order.
     all.sort_by(|a, b| a.labels.cmp(&b.labels));
     let mut merged: Vec<LazySeries> = Vec::with_capacity(all.len());
-    for series in all {
-        match merged.last_mut() {
-            Some(last) if last.labels == series.labels => {
-                let mut first = Vec::new();
-                let mut second = Vec::new();
-                let merged_samples =
-                    merge_samples(last.samples.read(&mut first), series.samples.read(&mut second));
-                last.samples = SeriesSamples::Decoded(merged_samples);
-            }
-            _ => merged.push(series),
+    let mut parts: Vec<SeriesSamples> = Vec::new();
+    let mut all = all.into_iter().peekable();
+    while let Some(series) = all.next() {
+        parts.push(series.samples);
+        if all.peek().is_some_and(|next| next.labels == series.labels) {
+            continue;
         }
+        let samples =
+            if parts.len() == 1 { parts.pop().expect("one part") } else { merged_parts(&mut parts) };
+        merged.push(LazySeries { labels: series.labels, samples });
     }
     merged
+}
+
+/// The samples of several answers for one series: merged at once when all are decoded already,
+/// else a source that merges them when read.
+fn merged_parts(parts: &mut Vec<SeriesSamples>) -> SeriesSamples {
+    if parts.iter().all(|part| matches!(part, SeriesSamples::Decoded(_))) {
+        let mut merged: Vec<Sample> = Vec::new();
+        for part in parts.drain(..) {
+            if let SeriesSamples::Decoded(samples) = part {
+                merged = if merged.is_empty() { samples } else { merge_samples(&merged, &samples) };
+            }
+        }
+        return SeriesSamples::Decoded(merged);
+    }
+    SeriesSamples::Lazy(Arc::new(MergedSamples { parts: std::mem::take(parts) }))
+}
+
+/// One series' samples from several answers, merged each time they are read.
+#[derive(Debug)]
+struct MergedSamples {
+    /// The answers in priority order: on equal timestamps the earlier one's sample is kept.
+    parts: Vec<SeriesSamples>,
+}
+
+impl SampleSource for MergedSamples {
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), QueryError> {
+        let base = out.len();
+        let mut buffer = Vec::new();
+        for part in &self.parts {
+            let samples = part.read(&mut buffer)?;
+            let Some(first) = samples.first() else { continue };
+            match out[base..].last() {
+                // Disjoint and later (the usual case: the store's older part, the ingester's
+                // newer one) appends; overlapping parts are merged.
+                None => out.extend_from_slice(samples),
+                Some(last) if last.timestamp_ms < first.timestamp_ms => out.extend_from_slice(samples),
+                Some(_) => {
+                    let merged = merge_samples(&out[base..], samples);
+                    out.truncate(base);
+                    out.extend_from_slice(&merged);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Merges two time-sorted sample lists; on equal timestamps the first list wins.
@@ -107,8 +154,9 @@ mod tests {
     struct Encoded(Vec<Sample>);
 
     impl neocortex_core::SampleSource for Encoded {
-        fn decode_into(&self, out: &mut Vec<Sample>) {
+        fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), QueryError> {
             out.extend_from_slice(&self.0);
+            Ok(())
         }
     }
 
@@ -120,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn lazy_series_stay_encoded_unless_both_lists_hold_them() {
+    fn lazy_series_stay_encoded_and_merge_when_read() {
         let a = vec![lazy("a", vec![s(1, 1.0)]), lazy("b", vec![s(1, 10.0), s(3, 3.0)])];
         let b = vec![lazy("b", vec![s(1, 99.0), s(2, 2.0)]), lazy("c", vec![s(5, 5.0)])];
         let merged = merge_lazy_series(vec![a, b]);
@@ -129,7 +177,34 @@ mod tests {
         assert_eq!(names, ["a", "b", "c"]);
         assert!(matches!(merged[0].samples, SeriesSamples::Lazy(_)));
         assert!(matches!(merged[2].samples, SeriesSamples::Lazy(_)));
-        let b = merged[1].clone().into_series();
+        assert!(matches!(merged[1].samples, SeriesSamples::Lazy(_)));
+        let b = merged[1].clone().into_series().unwrap();
         assert_eq!(b.samples, vec![s(1, 10.0), s(2, 2.0), s(3, 3.0)]);
+    }
+
+    #[test]
+    fn merged_parts_append_disjoint_ranges_and_merge_overlaps_when_read() {
+        let store = vec![lazy("x", vec![s(1, 1.0), s(2, 2.0)])];
+        let ingester = vec![lazy("x", vec![s(2, 20.0), s(4, 4.0)])];
+        let later = vec![lazy("x", vec![s(5, 5.0)])];
+        let merged = merge_lazy_series(vec![ingester, store, later]);
+        assert_eq!(merged.len(), 1);
+        // Reading appends to what the buffer holds, like every source.
+        let mut out = vec![s(-1, -1.0)];
+        let SeriesSamples::Lazy(source) = &merged[0].samples else { panic!("stays lazy") };
+        source.decode_into(&mut out).unwrap();
+        assert_eq!(out, vec![s(-1, -1.0), s(1, 1.0), s(2, 20.0), s(4, 4.0), s(5, 5.0)]);
+        let decoded =
+            vec![Series { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![s(1, 1.0)] }];
+        let merged = merge_lazy_series(vec![
+            decoded.iter().cloned().map(LazySeries::from).collect(),
+            vec![LazySeries::from(Series {
+                labels: decoded[0].labels.clone(),
+                samples: vec![s(1, 9.0), s(3, 3.0)],
+            })],
+        ]);
+        assert!(
+            matches!(&merged[0].samples, SeriesSamples::Decoded(samples) if samples == &vec![s(1, 1.0), s(3, 3.0)])
+        );
     }
 }

@@ -523,6 +523,40 @@ pub(super) fn eval_range_series(
     Ok(())
 }
 
+/// Where a series' counter resets are: `before[i]` counts the samples before index `i` that are
+/// below their predecessor, so whether a window holds a reset is one subtraction instead of a
+/// pass over the window at every step.
+struct CounterResets {
+    before: Vec<u32>,
+}
+
+impl CounterResets {
+    fn of(samples: &[Sample]) -> Self {
+        let mut before = Vec::with_capacity(samples.len() + 1);
+        let mut count = 0u32;
+        before.push(0);
+        for (i, sample) in samples.iter().enumerate() {
+            if i > 0 && sample.value < samples[i - 1].value {
+                count += 1;
+            }
+            before.push(count);
+        }
+        Self { before }
+    }
+
+    /// Whether no sample of `window` (a subslice of `samples`) after its first is below its
+    /// predecessor.
+    fn none_in(&self, samples: &[Sample], window: &[Sample]) -> bool {
+        let offset = (window.as_ptr() as usize).wrapping_sub(samples.as_ptr() as usize)
+            / std::mem::size_of::<Sample>();
+        let end = offset + window.len();
+        match (self.before.get(offset + 1), self.before.get(end)) {
+            (Some(first), Some(last)) if window.len() >= 2 => first == last,
+            _ => false,
+        }
+    }
+}
+
 /// Input series a range function evaluates at once on several threads.
 const RANGE_SERIES_BATCH: usize = 128;
 
@@ -544,9 +578,10 @@ fn series_output(
     budget: usize,
 ) -> Result<SeriesOutput, PromqlError> {
     super::with_decode_buffer(|buffer| {
-        let (samples, decoded) = samples.read(buffer);
+        let (samples, decoded) = samples.read(buffer)?;
         let mut output = SeriesOutput { points: Vec::new(), widest_window: 0, decoded };
         let mut cursor = WindowCursor::new();
+        let resets = matches!(kind, K::Rate | K::Increase).then(|| CounterResets::of(samples));
         for (step, t) in steps.iter() {
             let reference = source.reference(t);
             let (start, end) = boundaries::range_window(reference, source.range_ms);
@@ -558,8 +593,14 @@ fn series_output(
                 return Err(PromqlError::TooManySamples("query execution"));
             }
             output.widest_window = output.widest_window.max(window.len());
-            let ctx =
-                WindowContext { range_start: start, range_end: end, eval_time: t, range_ms: source.range_ms };
+            let no_counter_resets = resets.as_ref().is_some_and(|resets| resets.none_in(samples, window));
+            let ctx = WindowContext {
+                range_start: start,
+                range_end: end,
+                eval_time: t,
+                range_ms: source.range_ms,
+                no_counter_resets,
+            };
             let param = |i: usize| params.get(i).map_or(f64::NAN, |p| p[step]);
             if let Some(value) = range_function(kind, window, &ctx, param)? {
                 if output.points.is_empty() {
@@ -582,7 +623,7 @@ fn absent_over_time(
     let mut buffer = Vec::new();
     for (_, samples) in &source.series {
         ev.check_deadline()?;
-        let (samples, decoded) = samples.read(&mut buffer);
+        let (samples, decoded) = samples.read(&mut buffer)?;
         ev.decoded_samples += decoded;
         let mut cursor = WindowCursor::new();
         for (step, t) in steps.iter() {

@@ -106,23 +106,26 @@ pub(crate) enum RangeSamples<'a> {
 impl RangeSamples<'_> {
     /// The samples without staleness markers, decoded into `buffer` when they are encoded or
     /// need filtering; also returns how many samples were decoded.
-    pub(crate) fn read<'s>(&'s self, buffer: &'s mut Vec<Sample>) -> (&'s [Sample], usize) {
+    pub(crate) fn read<'s>(
+        &'s self,
+        buffer: &'s mut Vec<Sample>,
+    ) -> Result<(&'s [Sample], usize), PromqlError> {
         match self {
-            RangeSamples::Owned(samples) => (samples, 0),
+            RangeSamples::Owned(samples) => Ok((samples, 0)),
             RangeSamples::Fetched(SeriesSamples::Decoded(samples)) => {
                 if !samples.iter().any(|p| is_stale_nan(p.value)) {
-                    return (samples, 0);
+                    return Ok((samples, 0));
                 }
                 buffer.clear();
                 buffer.extend(samples.iter().copied().filter(|p| !is_stale_nan(p.value)));
-                (buffer, 0)
+                Ok((buffer, 0))
             }
             RangeSamples::Fetched(SeriesSamples::Lazy(source)) => {
                 buffer.clear();
-                source.decode_into(buffer);
+                source.decode_into(buffer)?;
                 let decoded = buffer.len();
                 buffer.retain(|p| !is_stale_nan(p.value));
-                (buffer, decoded)
+                Ok((buffer, decoded))
             }
         }
     }
@@ -132,6 +135,9 @@ thread_local! {
     /// Per-thread buffer that encoded series are decoded into, reused across series and queries.
     static DECODE_BUFFER: RefCell<Vec<Sample>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Selected series an instant vector selector steps through at once on several threads.
+const INSTANT_SERIES_BATCH: usize = 256;
 
 /// Calls `f` with this thread's decode buffer (a fresh one if it is already in use).
 pub(crate) fn with_decode_buffer<T>(f: impl FnOnce(&mut Vec<Sample>) -> T) -> T {
@@ -366,7 +372,7 @@ impl<'a> Evaluator<'a> {
                 let mut out = Vec::new();
                 let mut buffer = Vec::new();
                 for (labels, samples) in &source.series {
-                    let (samples, decoded) = samples.read(&mut buffer);
+                    let (samples, decoded) = samples.read(&mut buffer)?;
                     self.decoded_samples += decoded;
                     let window = WindowCursor::new().window(samples, start, end);
                     if !window.is_empty() {
@@ -390,34 +396,50 @@ impl<'a> Evaluator<'a> {
             return Ok(Vec::new());
         };
         let at = self.resolve_at(selector.at);
+        let (offset_ms, lookback_ms) = (selector.offset_ms, self.lookback_ms);
+        // One series' points at every step, with how many samples were decoded for it.
+        let series_points = |series: &LazySeries| -> Result<(Vec<Sample>, usize), PromqlError> {
+            with_decode_buffer(|buffer| {
+                let samples = series.samples.read(buffer)?;
+                let decoded =
+                    if matches!(series.samples, SeriesSamples::Lazy(_)) { samples.len() } else { 0 };
+                let mut cursor = 0usize;
+                let mut points = Vec::new();
+                for (_, t) in steps.iter() {
+                    let reference = at.unwrap_or(t).saturating_sub(offset_ms);
+                    while cursor < samples.len() && samples[cursor].timestamp_ms <= reference {
+                        cursor += 1;
+                    }
+                    if cursor == 0 {
+                        continue;
+                    }
+                    let sample = samples[cursor - 1];
+                    if !boundaries::within_lookback(sample.timestamp_ms, reference, lookback_ms)
+                        || is_stale_nan(sample.value)
+                    {
+                        continue;
+                    }
+                    let value = if sample_time { sample.timestamp_ms as f64 / 1000.0 } else { sample.value };
+                    points.push(Sample { timestamp_ms: t, value });
+                }
+                Ok((points, decoded))
+            })
+        };
+        // Series are decoded and stepped a batch at a time on `parallelism` threads and kept in
+        // input order, as a sequential loop would keep them.
+        let batch = if self.parallelism > 1 { INSTANT_SERIES_BATCH } else { 1 };
         let mut out = Vec::with_capacity(fetched.len());
-        let mut buffer = Vec::new();
-        for series in fetched {
-            let samples = series.samples.read(&mut buffer);
-            if matches!(series.samples, SeriesSamples::Lazy(_)) {
-                self.decoded_samples += samples.len();
-            }
-            let mut cursor = 0usize;
-            let mut points = Vec::new();
-            for (_, t) in steps.iter() {
-                let reference = at.unwrap_or(t).saturating_sub(selector.offset_ms);
-                while cursor < samples.len() && samples[cursor].timestamp_ms <= reference {
-                    cursor += 1;
+        for first in (0..fetched.len()).step_by(batch) {
+            self.check_deadline()?;
+            let last = (first + batch).min(fetched.len());
+            let outputs =
+                parallel_map(last - first, self.parallelism, |i| series_points(&fetched[first + i]));
+            for (i, output) in outputs.into_iter().enumerate() {
+                let (points, decoded) = output?;
+                self.decoded_samples += decoded;
+                if !points.is_empty() {
+                    out.push(StepSeries { labels: fetched[first + i].labels.clone(), points });
                 }
-                if cursor == 0 {
-                    continue;
-                }
-                let sample = samples[cursor - 1];
-                if !boundaries::within_lookback(sample.timestamp_ms, reference, self.lookback_ms)
-                    || is_stale_nan(sample.value)
-                {
-                    continue;
-                }
-                let value = if sample_time { sample.timestamp_ms as f64 / 1000.0 } else { sample.value };
-                points.push(Sample { timestamp_ms: t, value });
-            }
-            if !points.is_empty() {
-                out.push(StepSeries { labels: series.labels.clone(), points });
             }
         }
         Ok(out)

@@ -171,6 +171,65 @@ const MAX_BODY_LEN: usize = 64 << 20;
 
 /// Decodes an object of either version, refusing anything malformed (never panics on input).
 pub fn decode(object: &[u8]) -> Result<ChunkObject, StorageError> {
+    let opened = open(object)?;
+    let mut samples = Vec::new();
+    opened.decode_samples_into(&mut samples)?;
+    Ok(ChunkObject { labels: opened.labels, samples })
+}
+
+/// An object whose labels are read and whose samples are still encoded, so a reader can hold
+/// many series compactly and decode each one when it gets to it.
+#[derive(Debug, Clone)]
+pub struct OpenedObject {
+    /// The series.
+    pub labels: Labels,
+    /// The format version (which sample encoding `samples` holds).
+    version: u8,
+    /// The encoded samples: the uncompressed body after the labels.
+    samples: Box<[u8]>,
+}
+
+impl OpenedObject {
+    /// Appends the object's samples to `out` in the order they were written; refuses malformed
+    /// sample data (never panics on input).
+    pub fn decode_samples_into(&self, out: &mut Vec<Sample>) -> Result<(), StorageError> {
+        if self.version == FORMAT_VERSION_XOR {
+            return decode_xor_chunk(&self.samples, out);
+        }
+        let mut reader = Reader::new(&self.samples);
+        decode_columns(&mut reader, out).ok_or_else(|| {
+            StorageError::corrupt("chunk object", "truncated or malformed sample columns".to_string())
+        })
+    }
+
+    /// Bytes held for the encoded samples.
+    pub fn encoded_len(&self) -> usize {
+        self.samples.len()
+    }
+}
+
+thread_local! {
+    /// A decompression context per thread: creating one per object costs more than decompressing
+    /// a small object.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decompresses one zstd frame of at most [`MAX_BODY_LEN`] bytes.
+fn decompress(frame: &[u8]) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let decompressor = match cell.as_mut() {
+            Some(decompressor) => decompressor,
+            None => cell.insert(zstd::bulk::Decompressor::new()?),
+        };
+        decompressor.decompress(frame, MAX_BODY_LEN)
+    })
+}
+
+/// Reads an object's header and labels (decompressing its body), leaving the samples encoded;
+/// refuses anything malformed (never panics on input).
+pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
     let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
     if object.len() < HEADER_LEN || &object[..4] != MAGIC {
         return Err(corrupt("missing magic"));
@@ -183,8 +242,8 @@ pub fn decode(object: &[u8]) -> Result<ChunkObject, StorageError> {
     let body: &[u8] = match object[5] {
         0 => &object[HEADER_LEN..],
         1 => {
-            decompressed = zstd::bulk::decompress(&object[HEADER_LEN..], MAX_BODY_LEN)
-                .map_err(|err| corrupt(&format!("zstd: {err}")))?;
+            decompressed =
+                decompress(&object[HEADER_LEN..]).map_err(|err| corrupt(&format!("zstd: {err}")))?;
             &decompressed
         }
         other => return Err(corrupt(&format!("unknown body encoding {other}"))),
@@ -201,31 +260,29 @@ pub fn decode(object: &[u8]) -> Result<ChunkObject, StorageError> {
         return Err(corrupt("labels not sorted by name"));
     }
     let labels = Labels::from_sorted(labels);
-    let samples = if version == FORMAT_VERSION_XOR {
-        decode_xor_chunk(&body[reader.position()..])?
-    } else {
-        decode_columns(&mut reader).ok_or_else(|| corrupt("truncated or malformed sample columns"))?
-    };
-    Ok(ChunkObject { labels, samples })
+    Ok(OpenedObject { labels, version, samples: body[reader.position()..].into() })
 }
 
-fn decode_xor_chunk(chunk: &[u8]) -> Result<Vec<Sample>, StorageError> {
+fn decode_xor_chunk(chunk: &[u8], out: &mut Vec<Sample>) -> Result<(), StorageError> {
     let mut iter = XorIter::new(chunk);
-    let samples = iter.by_ref().map(|(timestamp_ms, value)| Sample { timestamp_ms, value }).collect();
+    out.reserve(iter.num_samples());
+    out.extend(iter.by_ref().map(|(timestamp_ms, value)| Sample { timestamp_ms, value }));
     match iter.error() {
         Some(err) => Err(StorageError::corrupt("chunk", err.to_string())),
-        None => Ok(samples),
+        None => Ok(()),
     }
 }
 
-fn decode_columns(reader: &mut Reader<'_>) -> Option<Vec<Sample>> {
+fn decode_columns(reader: &mut Reader<'_>, out: &mut Vec<Sample>) -> Option<()> {
     let len = reader.count(MAX_SAMPLES)?;
     let times = timestamps::read(reader, len)?;
     let values = values::read(reader, len)?;
     if reader.remaining() != 0 {
         return None;
     }
-    Some(times.into_iter().zip(values).map(|(timestamp_ms, value)| Sample { timestamp_ms, value }).collect())
+    out.reserve(len);
+    out.extend(times.into_iter().zip(values).map(|(timestamp_ms, value)| Sample { timestamp_ms, value }));
+    Some(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use neocortex_core::{Labels, Matcher, QueryError, Queryable, SelectHints, Series, TenantId};
+use neocortex_core::{Labels, LazySeries, Matcher, QueryError, Queryable, SelectHints, Series, TenantId};
 
 use crate::store::ChunkStore;
 
@@ -31,6 +31,14 @@ impl TenantChunkStore {
 impl Queryable for TenantChunkStore {
     async fn select(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, QueryError> {
         Ok(self.store.select(&self.tenant, hints.start_ms, hints.end_ms, matchers).await?)
+    }
+
+    async fn select_lazy(
+        &self,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>, QueryError> {
+        Ok(self.store.select_lazy(&self.tenant, hints.start_ms, hints.end_ms, matchers).await?)
     }
 
     async fn label_names(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {

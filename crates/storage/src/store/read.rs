@@ -2,15 +2,20 @@
 //! → objects (fetched concurrently, checksum verified) → samples merged per series.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use neocortex_core::matcher::matches_all;
-use neocortex_core::{Labels, MatchOp, Matcher, Sample, Series, TenantId, METRIC_NAME};
+use neocortex_core::{
+    Labels, LazySeries, MatchOp, Matcher, QueryError, Sample, SampleSource, Series, SeriesSamples, TenantId,
+    METRIC_NAME,
+};
 
 use crate::chunk_key::ChunkRef;
 use crate::error::{StorageError, QUERY_MUST_CONTAIN_METRIC_NAME};
 use crate::index::IndexClient;
-use crate::object_format::{self, ChunkObject};
+use crate::object_format::{self, OpenedObject};
 use crate::schema::config::Bucket;
 use crate::schema::entries::{parse_row, IndexQuery, IndexSchema, ParsedRow};
 use crate::store::ChunkStore;
@@ -54,22 +59,60 @@ impl ChunkStore {
         end_ms: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<Series>, StorageError> {
+        let mut result = Vec::new();
+        for (labels, samples) in self.select_stored(tenant, start_ms, end_ms, matchers).await? {
+            let mut decoded = Vec::new();
+            samples.decode(&mut decoded)?;
+            if !decoded.is_empty() {
+                result.push(Series { labels, samples: decoded });
+            }
+        }
+        Ok(result)
+    }
+
+    /// As `select`, with each series' samples left encoded until the reader decodes them (see
+    /// `SampleSource`), so a query holds compressed objects instead of every sample and decodes
+    /// series on its own threads. A series whose objects hold no sample in the range may be
+    /// returned with no samples.
+    pub async fn select_lazy(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<LazySeries>, StorageError> {
+        Ok(self
+            .select_stored(tenant, start_ms, end_ms, matchers)
+            .await?
+            .into_iter()
+            .map(|(labels, samples)| LazySeries { labels, samples: SeriesSamples::Lazy(Arc::new(samples)) })
+            .collect())
+    }
+
+    /// The matching series, sorted by labels, each with its opened objects.
+    async fn select_stored(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<(Labels, StoredSamples)>, StorageError> {
         let Some(names) = metric_names(matchers) else {
             return Err(StorageError::BadQuery(QUERY_MUST_CONTAIN_METRIC_NAME.to_string()));
         };
         let objects = self.fetch_named(tenant, start_ms, end_ms, &names, matchers).await?;
-        let mut by_series: BTreeMap<Labels, Vec<Vec<Sample>>> = BTreeMap::new();
+        let mut by_series: BTreeMap<Labels, Vec<FetchedObject>> = BTreeMap::new();
         for object in objects {
-            by_series.entry(object.labels).or_default().push(object.samples);
+            by_series.entry(object.object.labels.clone()).or_default().push(object);
         }
-        let mut result = Vec::with_capacity(by_series.len());
-        for (labels, chunks) in by_series {
-            let samples = merge_chunks(&chunks, start_ms, end_ms);
-            if !samples.is_empty() {
-                result.push(Series { labels, samples });
-            }
-        }
-        Ok(result)
+        Ok(by_series
+            .into_iter()
+            .map(|(labels, mut objects)| {
+                objects.sort_by_key(|object| (object.from_ms, object.through_ms));
+                let objects = objects.into_iter().map(|object| object.object).collect();
+                (labels, StoredSamples { objects, start_ms, end_ms })
+            })
+            .collect())
     }
 
     /// Label sets of the series matching every matcher with chunks overlapping the range.
@@ -86,7 +129,7 @@ impl ChunkStore {
             return Ok(Vec::new());
         };
         let objects = self.fetch_named(tenant, start_ms, end_ms, &names, matchers).await?;
-        let unique: BTreeSet<Labels> = objects.into_iter().map(|object| object.labels).collect();
+        let unique: BTreeSet<Labels> = objects.into_iter().map(|object| object.object.labels).collect();
         Ok(unique.into_iter().collect())
     }
 
@@ -239,7 +282,7 @@ impl ChunkStore {
         end_ms: i64,
         names: &[String],
         matchers: &[Matcher],
-    ) -> Result<Vec<ChunkObject>, StorageError> {
+    ) -> Result<Vec<FetchedObject>, StorageError> {
         let mut objects = Vec::new();
         for name in names {
             objects.extend(self.fetch_matching(tenant, start_ms, end_ms, name, matchers).await?);
@@ -254,70 +297,154 @@ impl ChunkStore {
         end_ms: i64,
         metric_name: &str,
         matchers: &[Matcher],
-    ) -> Result<Vec<ChunkObject>, StorageError> {
+    ) -> Result<Vec<FetchedObject>, StorageError> {
         let refs = self.chunk_refs(tenant, start_ms, end_ms, metric_name, matchers).await?;
-        let objects: Vec<ChunkObject> = futures::stream::iter(refs)
-            .map(|chunk| async move { self.fetch_object(&chunk).await })
+        let fetched: Vec<(ChunkRef, Bytes)> = futures::stream::iter(refs)
+            .map(|chunk| async move {
+                let data = self.clients_at(chunk.from_ms).objects.get(&chunk.external_key()).await?;
+                Ok::<_, StorageError>((chunk, data))
+            })
             .buffer_unordered(self.object_concurrency)
             .try_collect()
             .await?;
-        Ok(objects.into_iter().filter(|object| matches_all(matchers, &object.labels)).collect())
-    }
-
-    async fn fetch_object(&self, chunk: &ChunkRef) -> Result<ChunkObject, StorageError> {
-        let key = chunk.external_key();
-        let data = self.clients_at(chunk.from_ms).objects.get(&key).await?;
-        let actual = object_format::checksum(&data);
-        if actual != chunk.checksum {
-            return Err(StorageError::corrupt(
-                "chunk object",
-                format!("checksum mismatch for {key}: object has {actual:x}"),
-            ));
-        }
-        object_format::decode(&data)
+        let objects = open_all(fetched).await?;
+        Ok(objects.into_iter().filter(|object| matches_all(matchers, &object.object.labels)).collect())
     }
 }
 
-/// Merges the decoded objects of one series into its samples in `[start_ms, end_ms]`, sorted,
-/// with samples at an already-seen timestamp dropped (overlapping objects from replicas).
-fn merge_chunks(chunks: &[Vec<Sample>], start_ms: i64, end_ms: i64) -> Vec<Sample> {
-    let mut samples: Vec<Sample> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-    let mut sorted = true;
-    for chunk in chunks {
-        let before = samples.len();
-        samples.extend(chunk.iter().filter(|s| s.timestamp_ms >= start_ms && s.timestamp_ms <= end_ms));
-        if samples[before..].windows(2).any(|pair| pair[0].timestamp_ms >= pair[1].timestamp_ms) {
-            sorted = false;
-        }
-        if before > 0
-            && samples.len() > before
-            && samples[before].timestamp_ms <= samples[before - 1].timestamp_ms
-        {
-            sorted = false;
-        }
+/// Objects opened per blocking task: enough to make a task worth its hand-off.
+const OBJECTS_PER_OPEN_TASK: usize = 512;
+
+/// Verifies and opens fetched objects (checksum, decompression, labels) on the blocking pool, a
+/// batch per task, so a large read uses every core instead of the one polling the fetches.
+async fn open_all(fetched: Vec<(ChunkRef, Bytes)>) -> Result<Vec<FetchedObject>, StorageError> {
+    if fetched.len() <= OBJECTS_PER_OPEN_TASK {
+        return fetched.iter().map(|(chunk, data)| open_object(chunk, data)).collect();
     }
-    if !sorted {
-        samples.sort_by_key(|s| s.timestamp_ms);
-        samples.dedup_by_key(|s| s.timestamp_ms);
+    let mut fetched = fetched.into_iter();
+    let mut tasks = Vec::new();
+    loop {
+        let batch: Vec<(ChunkRef, Bytes)> = fetched.by_ref().take(OBJECTS_PER_OPEN_TASK).collect();
+        if batch.is_empty() {
+            break;
+        }
+        tasks.push(tokio::task::spawn_blocking(move || {
+            batch.iter().map(|(chunk, data)| open_object(chunk, data)).collect::<Result<Vec<_>, _>>()
+        }));
     }
-    samples
+    let mut objects = Vec::new();
+    for task in tasks {
+        let opened = task
+            .await
+            .map_err(|err| StorageError::backend("chunk store", format!("opening chunk objects: {err}")))?;
+        objects.extend(opened?);
+    }
+    Ok(objects)
+}
+
+/// Checks an object against the checksum its key names and reads its labels.
+fn open_object(chunk: &ChunkRef, data: &[u8]) -> Result<FetchedObject, StorageError> {
+    let actual = object_format::checksum(data);
+    if actual != chunk.checksum {
+        return Err(StorageError::corrupt(
+            "chunk object",
+            format!("checksum mismatch for {}: object has {actual:x}", chunk.external_key()),
+        ));
+    }
+    let object = object_format::open(data)?;
+    Ok(FetchedObject { from_ms: chunk.from_ms, through_ms: chunk.through_ms, object })
+}
+
+/// A fetched and verified object with the time range its key names.
+struct FetchedObject {
+    from_ms: i64,
+    through_ms: i64,
+    object: OpenedObject,
+}
+
+/// One series' objects from the store, decoded when read: samples outside the selected range
+/// dropped, samples at an already-seen timestamp (overlapping objects from replicas or repeated
+/// flushes) dropped.
+#[derive(Debug)]
+struct StoredSamples {
+    /// Sorted by the time range their keys name.
+    objects: Vec<OpenedObject>,
+    start_ms: i64,
+    end_ms: i64,
+}
+
+impl StoredSamples {
+    /// Appends the samples to `out`.
+    fn decode(&self, out: &mut Vec<Sample>) -> Result<(), StorageError> {
+        let base = out.len();
+        let mut buffer = Vec::new();
+        let mut sorted = true;
+        for object in &self.objects {
+            buffer.clear();
+            object.decode_samples_into(&mut buffer)?;
+            let before = out.len();
+            out.extend(
+                buffer.iter().filter(|s| s.timestamp_ms >= self.start_ms && s.timestamp_ms <= self.end_ms),
+            );
+            let added = &out[before..];
+            if added.windows(2).any(|pair| pair[0].timestamp_ms >= pair[1].timestamp_ms)
+                || (before > base
+                    && !added.is_empty()
+                    && added[0].timestamp_ms <= out[before - 1].timestamp_ms)
+            {
+                sorted = false;
+            }
+        }
+        if !sorted {
+            // Stable, so the first object's sample wins on equal timestamps.
+            out[base..].sort_by_key(|s| s.timestamp_ms);
+            let mut kept = base;
+            for index in base..out.len() {
+                if kept == base || out[index].timestamp_ms != out[kept - 1].timestamp_ms {
+                    out[kept] = out[index];
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
+        }
+        Ok(())
+    }
+}
+
+impl SampleSource for StoredSamples {
+    fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), QueryError> {
+        Ok(self.decode(out)?)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn chunk(samples: &[(i64, f64)]) -> Vec<Sample> {
-        samples.iter().map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect()
+    fn object(labels: &Labels, samples: &[(i64, f64)]) -> OpenedObject {
+        let samples: Vec<Sample> =
+            samples.iter().map(|(t, v)| Sample { timestamp_ms: *t, value: *v }).collect();
+        object_format::open(&object_format::encode(labels, &samples, object_format::BodyEncoding::Zstd))
+            .expect("own object")
     }
 
     #[test]
-    fn merge_sorts_and_dedupes_overlaps() {
-        let a = chunk(&[(10, 1.0), (20, 2.0), (30, 3.0)]);
-        let b = chunk(&[(20, 2.0), (25, 2.5), (40, 4.0)]);
-        let merged = merge_chunks(&[b, a], 0, 35);
-        let times: Vec<i64> = merged.iter().map(|s| s.timestamp_ms).collect();
-        assert_eq!(times, vec![10, 20, 25, 30]);
+    fn stored_samples_sort_dedupe_and_clip_to_the_range() {
+        let labels = Labels::from_pairs([("__name__", "x")]);
+        let a = object(&labels, &[(10, 1.0), (20, 2.0), (30, 3.0)]);
+        let b = object(&labels, &[(20, 9.0), (25, 2.5), (40, 4.0)]);
+        let stored = StoredSamples { objects: vec![a.clone(), b.clone()], start_ms: 0, end_ms: 35 };
+        let mut out = vec![Sample { timestamp_ms: -5, value: 0.0 }];
+        stored.decode(&mut out).unwrap();
+        let got: Vec<(i64, f64)> = out.iter().map(|s| (s.timestamp_ms, s.value)).collect();
+        assert_eq!(got, vec![(-5, 0.0), (10, 1.0), (20, 2.0), (25, 2.5), (30, 3.0)]);
+        // Disjoint objects in order are appended as they are.
+        let c = object(&labels, &[(50, 5.0), (60, 6.0)]);
+        let stored = StoredSamples { objects: vec![a, c], start_ms: 15, end_ms: 55 };
+        let mut out = Vec::new();
+        stored.decode_into(&mut out).unwrap();
+        let got: Vec<i64> = out.iter().map(|s| s.timestamp_ms).collect();
+        assert_eq!(got, vec![20, 30, 50]);
     }
 
     #[test]
