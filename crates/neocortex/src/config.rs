@@ -302,12 +302,8 @@ impl Config {
         if self.schema.configs.is_empty() {
             return Err("schema: no periods configured (schema.configs or -schema-config-file)".to_string());
         }
+        // Covers every backend subsection (aws, bigtable, gcs, azure, cassandra) too.
         self.storage.validate()?;
-        self.storage.aws.validate()?;
-        self.storage.bigtable.validate()?;
-        self.storage.gcs.validate()?;
-        self.storage.azure.validate()?;
-        self.storage.cassandra.validate()?;
         self.chunk_store.validate()?;
         self.table_manager.validate()?;
         self.table_manager.validate_for_schema(&self.schema)?;
