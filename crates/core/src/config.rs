@@ -26,4 +26,11 @@ pub trait ConfigSection: Serialize + DeserializeOwned + Default + Clone + Send +
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// A copy fit to print (`-print.config`, `GET /config`): every secret (key, password,
+    /// credentials, a URL's password) masked with [`crate::secret::mask`]. Sections that hold
+    /// secrets override it; the running process keeps using the real values.
+    fn redacted(&self) -> Self {
+        self.clone()
+    }
 }

@@ -10,6 +10,7 @@ pub mod matcher;
 pub mod metrics;
 pub mod push;
 pub mod queryable;
+pub mod secret;
 pub mod tenant;
 
 pub use config::{ConfigOption, ConfigSection};

@@ -311,6 +311,24 @@ impl Config {
         Ok(())
     }
 
+    /// A copy fit to print (`-print.config`, `GET /config`): every section's secrets masked
+    /// (see [`ConfigSection::redacted`]); the process runs with `self`.
+    pub fn redacted(&self) -> Config {
+        Config {
+            api: self.api.redacted(),
+            server: self.server.redacted(),
+            distributor: self.distributor.redacted(),
+            ingester: self.ingester.redacted(),
+            querier: self.querier.redacted(),
+            limits: self.limits.redacted(),
+            runtime_config: self.runtime_config.redacted(),
+            storage: self.storage.redacted(),
+            chunk_store: self.chunk_store.redacted(),
+            table_manager: self.table_manager.redacted(),
+            ..self.clone()
+        }
+    }
+
     /// The runtime config file, if one is set.
     pub fn runtime_config_file(&self) -> Option<PathBuf> {
         (!self.runtime_config.file.is_empty()).then(|| PathBuf::from(&self.runtime_config.file))

@@ -79,9 +79,10 @@ pub fn parse_yaml(text: &str) -> anyhow::Result<Config> {
     serde_norway::from_str(text).map_err(|err| anyhow::anyhow!("{err}"))
 }
 
-/// Renders a config as YAML.
+/// Renders a config as YAML for people to read (`-print.config`, `GET /config`): secrets masked.
 pub fn to_yaml(config: &Config) -> String {
-    serde_norway::to_string(config).unwrap_or_else(|err| format!("# cannot render config: {err}\n"))
+    serde_norway::to_string(&config.redacted())
+        .unwrap_or_else(|err| format!("# cannot render config: {err}\n"))
 }
 
 /// Go flags use one dash for long names; clap wants two.
@@ -404,6 +405,54 @@ mod tests {
         let yaml = to_yaml(&config);
         let again = parse_yaml(&yaml).unwrap();
         assert_eq!(to_yaml(&again), yaml);
+    }
+
+    #[test]
+    fn printed_config_masks_secrets_from_yaml_and_flags_the_clients_get_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "storage:\n  aws:\n    dynamodb: {dynamodb_url: 'http://DDBKEY:yaml-ddb-secret@127.0.0.1:5000'}\n  azure: {account_name: acct, account_key: yaml-azure-secret}\n",
+        )
+        .unwrap();
+        let args = [
+            format!("-config.file={}", path.display()),
+            "-s3.url=s3://URLKEY:flag-url-secret@us-east-1/chunks".to_string(),
+            "-s3.access-key-id=AKID".to_string(),
+            "-s3.secret-access-key=flag-s3-secret".to_string(),
+            "-cassandra.password=flag-cassandra-secret".to_string(),
+            "-gcs.service-account={\"private_key\": \"flag-gcs-secret\"}".to_string(),
+            "-print.config".to_string(),
+        ];
+        let config = match parse_command_line(args).unwrap() {
+            Invocation::PrintConfig(config) => *config,
+            other => panic!("unexpected invocation {other:?}"),
+        };
+        let printed = to_yaml(&config);
+        let secrets = [
+            "yaml-ddb-secret",
+            "yaml-azure-secret",
+            "flag-url-secret",
+            "flag-s3-secret",
+            "flag-cassandra-secret",
+            "flag-gcs-secret",
+        ];
+        for secret in secrets {
+            assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+        }
+        let shown = parse_yaml(&printed).unwrap().storage;
+        assert_eq!(shown.aws.dynamodb.dynamodb_url, "http://DDBKEY:********@127.0.0.1:5000");
+        assert_eq!(shown.azure.account_key, neocortex_core::secret::MASK);
+        assert_eq!(shown.azure.account_name, "acct");
+        let storage = &config.storage;
+        assert_eq!(storage.azure.account_key, "yaml-azure-secret");
+        assert_eq!(storage.gcs.service_account, "{\"private_key\": \"flag-gcs-secret\"}");
+        assert_eq!(storage.cassandra.resolved_password().unwrap(), "flag-cassandra-secret");
+        let s3 = storage.aws.s3_target().unwrap();
+        assert_eq!(s3.credentials, Some(("AKID".to_string(), "flag-s3-secret".to_string())));
+        let dynamodb = storage.aws.dynamodb_target().unwrap();
+        assert_eq!(dynamodb.credentials, Some(("DDBKEY".to_string(), "yaml-ddb-secret".to_string())));
     }
 
     #[test]

@@ -14,9 +14,9 @@ pub fn render_reference() -> String {
          Every option can be set in the YAML file given with `-config.file` (Cortex's section and key\n\
          names) or with its flag (`-flag=value` or `--flag=value`); flags override the file.\n\
          `-config.expand-env` expands `${VAR}` in the file, `-print.config` prints the effective\n\
-         configuration, `-version` prints the version. Per-tenant overrides of `limits` come from\n\
-         `-runtime-config.file` (`overrides: {<tenant>: {<limit>: <value>}}`), reloaded every\n\
-         `-runtime-config.reload-period`.\n\n\
+         configuration (secrets as `********`), `-version` prints the version. Per-tenant\n\
+         overrides of `limits` come from `-runtime-config.file`\n\
+         (`overrides: {<tenant>: {<limit>: <value>}}`), reloaded every `-runtime-config.reload-period`.\n\n\
          The chunk store's periods are the `schema:` section (`configs:`, a list of periods with\n\
          `from`, `store`, `object_store`, `schema`, `index`, `chunks`, `row_shards`, as in Cortex) or the\n\
          file named by `-schema-config-file`; without either, one period from 2020-01-01 uses the\n\

@@ -197,7 +197,7 @@ async fn config_handler(State(deps): State<RouteDeps>, Query(query): Query<Confi
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], yaml).into_response()
 }
 
-/// The options whose value differs from the default, as YAML.
+/// The options whose value differs from the default, as YAML, secrets masked.
 fn config_diff(config: &Config) -> String {
     fn diff(current: &serde_json::Value, default: &serde_json::Value) -> Option<serde_json::Value> {
         match (current, default) {
@@ -218,7 +218,7 @@ fn config_diff(config: &Config) -> String {
             (cur, _) => Some(cur.clone()),
         }
     }
-    let current = serde_json::to_value(config).unwrap_or_default();
+    let current = serde_json::to_value(config.redacted()).unwrap_or_default();
     let default = serde_json::to_value(Config::default()).unwrap_or_default();
     let changed = diff(&current, &default).unwrap_or(serde_json::Value::Object(Default::default()));
     serde_norway::to_string(&changed).unwrap_or_default()

@@ -146,6 +146,18 @@ impl ConfigSection for StorageConfig {
         self.cassandra.validate()?;
         self.index_queries_cache_config.validate_at("storage.index_queries_cache_config")
     }
+
+    /// Every backend subsection redacted (aws, bigtable, gcs, azure, cassandra).
+    fn redacted(&self) -> Self {
+        Self {
+            aws: self.aws.redacted(),
+            bigtable: self.bigtable.redacted(),
+            gcs: self.gcs.redacted(),
+            azure: self.azure.redacted(),
+            cassandra: self.cassandra.redacted(),
+            ..self.clone()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +190,42 @@ mod tests {
         assert_eq!(flags.len(), options.len(), "every flag names one option");
         assert!(options.iter().any(|o| o.key == "aws.dynamodb.dynamodb_url" && o.flag == "dynamodb.url"));
         assert!(options.iter().any(|o| o.key == "cassandra.addresses" && o.flag == "cassandra.addresses"));
+    }
+
+    #[test]
+    fn redacted_masks_every_secret_and_keeps_the_rest() {
+        let yaml = r#"
+aws:
+  dynamodb: {dynamodb_url: "http://DDBKEY:ddb-secret@127.0.0.1:5000"}
+  s3: "s3://S3KEY:s3-url-secret@us-east-1/chunks"
+  access_key_id: AKID
+  secret_access_key: s3-secret
+gcs: {bucket_name: b, service_account: '{"private_key": "gcs-secret"}'}
+azure: {account_name: acct, account_key: azure-secret}
+cassandra: {addresses: h, username: u, password: cassandra-secret}
+"#;
+        let config: StorageConfig = serde_norway::from_str(yaml).unwrap();
+        let printed = serde_norway::to_string(&config.redacted()).unwrap();
+        for secret in
+            ["ddb-secret", "s3-url-secret", "s3-secret", "gcs-secret", "azure-secret", "cassandra-secret"]
+        {
+            assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+            assert!(serde_norway::to_string(&config).unwrap().contains(secret), "{secret} is in the config");
+        }
+        let redacted = config.redacted();
+        assert_eq!(redacted.aws.dynamodb.dynamodb_url, "http://DDBKEY:********@127.0.0.1:5000");
+        assert_eq!(redacted.aws.s3, "s3://S3KEY:********@us-east-1/chunks");
+        assert_eq!(redacted.aws.access_key_id, "AKID", "key ids are not secret");
+        assert_eq!(redacted.azure.account_key, neocortex_core::secret::MASK);
+        assert_eq!(redacted.azure.account_name, "acct");
+        assert_eq!(redacted.cassandra.username, "u");
+        assert_eq!(StorageConfig::default().redacted().cassandra.password, "", "unset stays empty");
+        // The real values still reach the clients.
+        let s3 = config.aws.s3_target().unwrap();
+        assert_eq!(s3.credentials, Some(("AKID".to_string(), "s3-secret".to_string())));
+        let dynamodb = config.aws.dynamodb_target().unwrap();
+        assert_eq!(dynamodb.credentials, Some(("DDBKEY".to_string(), "ddb-secret".to_string())));
+        assert_eq!(config.cassandra.resolved_password().unwrap(), "cassandra-secret");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use neocortex_core::duration::GoDuration;
+use neocortex_core::secret::{mask, mask_url_password};
 use neocortex_core::{ConfigOption, ConfigSection};
 
 use crate::aws::url::{AwsUrl, Target, DEFAULT_ENDPOINT_REGION};
@@ -163,6 +164,15 @@ const AWS_OPTIONS: &[ConfigOption] = &[
 impl ConfigSection for AwsConfig {
     fn options() -> &'static [ConfigOption] {
         AWS_OPTIONS
+    }
+
+    /// Masks `secret_access_key` and the secrets of the `s3` and `dynamodb_url` URLs.
+    fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        copy.dynamodb.dynamodb_url = mask_url_password(&self.dynamodb.dynamodb_url);
+        copy.s3 = mask_url_password(&self.s3);
+        copy.secret_access_key = mask(&self.secret_access_key);
+        copy
     }
 
     fn validate(&self) -> Result<(), String> {

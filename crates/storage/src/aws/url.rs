@@ -37,13 +37,14 @@ pub enum Target {
 pub const DEFAULT_ENDPOINT_REGION: &str = "us-east-1";
 
 impl AwsUrl {
-    /// Parses `text`; the error says what is wrong.
+    /// Parses `text`; the error says what is wrong and shows the URL with its secret masked.
     pub fn parse(text: &str) -> Result<Self, String> {
+        let shown = neocortex_core::secret::mask_url_password(text);
         let (scheme, rest) = text
             .split_once("://")
-            .ok_or_else(|| format!("{text:?} is not a URL (expected scheme://host)"))?;
+            .ok_or_else(|| format!("{shown:?} is not a URL (expected scheme://host)"))?;
         if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-') {
-            return Err(format!("{text:?} has an invalid scheme"));
+            return Err(format!("{shown:?} has an invalid scheme"));
         }
         let (authority, path) = match rest.find('/') {
             Some(slash) => (&rest[..slash], &rest[slash + 1..]),
@@ -54,7 +55,7 @@ impl AwsUrl {
             None => (None, authority),
         };
         if host.is_empty() && scheme != "inmemory" {
-            return Err(format!("{text:?} names no host (expected scheme://[key:secret@]host)"));
+            return Err(format!("{shown:?} names no host (expected scheme://[key:secret@]host)"));
         }
         let (access_key_id, secret_access_key) = match user_info {
             None => (None, None),
@@ -63,9 +64,11 @@ impl AwsUrl {
                     Some((user, password)) => (user, Some(password)),
                     None => (info, None),
                 };
-                let user = percent_decode(user).map_err(|e| format!("{text:?}: key: {e}"))?;
-                let password =
-                    password.map(percent_decode).transpose().map_err(|e| format!("{text:?}: secret: {e}"))?;
+                let user = percent_decode(user).map_err(|e| format!("{shown:?}: key: {e}"))?;
+                let password = password
+                    .map(percent_decode)
+                    .transpose()
+                    .map_err(|e| format!("{shown:?}: secret: {e}"))?;
                 (Some(user), password)
             }
         };
@@ -158,5 +161,9 @@ mod tests {
         assert!(AwsUrl::parse("dynamodb://").unwrap_err().contains("no host"));
         assert!(AwsUrl::parse("http://k:%zz@host.x").unwrap_err().contains("secret"));
         assert!(AwsUrl::parse("://host").unwrap_err().contains("scheme"));
+        for bad in ["http://AKID:hunter2%zz@host.x", "ht_tp://AKID:hunter2@host.x", "http://AKID:hunter2@"] {
+            let err = AwsUrl::parse(bad).unwrap_err();
+            assert!(!err.contains("hunter2") && err.contains("AKID:********@"), "{err}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use neocortex_core::duration::GoDuration;
+use neocortex_core::secret::mask;
 use neocortex_core::{ConfigOption, ConfigSection};
 
 /// Settings of the Azure Blob chunk store (Cortex's `azure:` block).
@@ -152,6 +153,11 @@ const AZURE_OPTIONS: &[ConfigOption] = &[
 impl ConfigSection for AzureConfig {
     fn options() -> &'static [ConfigOption] {
         AZURE_OPTIONS
+    }
+
+    /// Masks `account_key`.
+    fn redacted(&self) -> Self {
+        Self { account_key: mask(&self.account_key), ..self.clone() }
     }
 
     fn validate(&self) -> Result<(), String> {

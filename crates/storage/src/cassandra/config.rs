@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use neocortex_core::duration::GoDuration;
+use neocortex_core::secret::mask;
 use neocortex_core::{ConfigOption, ConfigSection};
 
 /// Settings of the cassandra backend (experimental).
@@ -128,6 +129,11 @@ pub fn valid_identifier(name: &str) -> bool {
 impl ConfigSection for CassandraConfig {
     fn options() -> &'static [ConfigOption] {
         CASSANDRA_OPTIONS
+    }
+
+    /// Masks `password` (`password_file` is a path and stays readable).
+    fn redacted(&self) -> Self {
+        Self { password: mask(&self.password), ..self.clone() }
     }
 
     fn validate(&self) -> Result<(), String> {

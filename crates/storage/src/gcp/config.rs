@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use neocortex_core::duration::GoDuration;
+use neocortex_core::secret::mask;
 use neocortex_core::{ConfigOption, ConfigSection};
 
 /// Environment variable Google's clients read to talk to a local Bigtable emulator.
@@ -171,6 +172,11 @@ const GCS_OPTIONS: &[ConfigOption] = &[
 impl ConfigSection for GcsConfig {
     fn options() -> &'static [ConfigOption] {
         GCS_OPTIONS
+    }
+
+    /// Masks `service_account` (a service-account key's JSON).
+    fn redacted(&self) -> Self {
+        Self { service_account: mask(&self.service_account), ..self.clone() }
     }
 }
 
