@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use neocortex_chunk::XorChunk;
 use neocortex_core::metrics::DiscardedSamples;
 use neocortex_core::{
     ErrorCode, Labels, Limits, MatchOp, Matcher, Overrides, PushRequest, PushSeries, Pusher, Queryable,
@@ -23,6 +22,7 @@ use neocortex_querier::{
 use neocortex_storage::index::memory::MemoryIndexClient;
 use neocortex_storage::object::memory::MemoryObjectClient;
 use neocortex_storage::{ChunkStore, SchemaConfig, SeriesChunks};
+use neocortex_testkit::chunks::xor_chunks;
 use prost::Message;
 
 const SCHEMA: &str = r#"
@@ -112,15 +112,7 @@ async fn store_with(series: &[(Labels, Vec<Sample>)]) -> Arc<ChunkStore> {
         ChunkStore::new(schema, Arc::new(MemoryIndexClient::new()), Arc::new(MemoryObjectClient::new()));
     let mut all = Vec::new();
     for (labels, samples) in series {
-        let mut chunks = Vec::new();
-        for part in samples.chunks(CHUNK_SAMPLES) {
-            let mut chunk = XorChunk::new();
-            for sample in part {
-                chunk.append(sample.timestamp_ms, sample.value).expect("in order");
-            }
-            chunks.push(chunk);
-        }
-        all.push(SeriesChunks { labels: labels.clone(), chunks });
+        all.push(SeriesChunks { labels: labels.clone(), chunks: xor_chunks(samples, CHUNK_SAMPLES) });
     }
     store.put_many(&tenant(), &all).await.expect("stored");
     Arc::new(store)

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use neocortex_chunk::XorChunk;
 use neocortex_core::{Labels, Matcher, Sample, Series, TenantId};
 use neocortex_storage::aws::config::DynamoDbConfig;
 use neocortex_storage::aws::{self, AwsConfig};
@@ -14,6 +13,7 @@ use neocortex_storage::index::conformance::run_index_client_suite;
 use neocortex_storage::object::conformance::run_object_client_suite;
 use neocortex_storage::table_client::TableDesc;
 use neocortex_storage::{ChunkStore, SchemaConfig, SeriesChunks, StorageError};
+use neocortex_testkit::chunks::xor_chunks;
 use neocortex_testkit::moto::MotoProcess;
 
 /// Starts moto, or returns from the test (skips) when it is not installed outside CI.
@@ -194,19 +194,6 @@ fn samples(i: usize) -> Vec<Sample> {
         .collect()
 }
 
-fn chunks(samples: &[Sample]) -> Vec<XorChunk> {
-    samples
-        .chunks(CHUNK_SAMPLES)
-        .map(|part| {
-            let mut chunk = XorChunk::new();
-            for sample in part {
-                chunk.append(sample.timestamp_ms, sample.value).unwrap();
-            }
-            chunk
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn chunk_store_round_trip_over_dynamodb_and_s3() {
     let moto = moto_or_skip!("chunk_store_round_trip_over_dynamodb_and_s3");
@@ -216,8 +203,9 @@ async fn chunk_store_round_trip_over_dynamodb_and_s3() {
     let objects = aws::object_client(&config).await.unwrap();
     let schema = SchemaConfig::from_yaml(SCHEMA).unwrap();
     let tenant = TenantId::new("team-a").unwrap();
-    let batch: Vec<SeriesChunks> =
-        (0..4).map(|i| SeriesChunks { labels: labels(i), chunks: chunks(&samples(i)) }).collect();
+    let batch: Vec<SeriesChunks> = (0..4)
+        .map(|i| SeriesChunks { labels: labels(i), chunks: xor_chunks(&samples(i), CHUNK_SAMPLES) })
+        .collect();
     {
         let store = ChunkStore::new(schema.clone(), index.clone(), objects.clone());
         let stats = store.put_many(&tenant, &batch).await.unwrap();

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use neocortex_chunk::XorChunk;
-use neocortex_core::{Labels, MatchOp, Matcher, TenantId};
+use neocortex_core::{Labels, MatchOp, Matcher, Sample, TenantId};
 use neocortex_storage::cache::build::{memcached_settings, new_cache, CHUNKS_CACHE_PREFIX};
 use neocortex_storage::cache::config::CacheConfig;
 use neocortex_storage::cache::dedupe::CacheWriteDedupe;
@@ -26,6 +25,7 @@ use neocortex_storage::index::memory::MemoryIndexClient;
 use neocortex_storage::object::memory::MemoryObjectClient;
 use neocortex_storage::schema::entries::{IndexEntry, IndexQuery, IndexRow};
 use neocortex_storage::{ChunkStore, IndexClient, ObjectClient, SchemaConfig, SeriesChunks, StorageError};
+use neocortex_testkit::chunks::xor_chunks;
 use neocortex_testkit::memcached::{memcached_available, MemcachedProcess};
 
 const SCHEMA: &str = r#"
@@ -131,11 +131,13 @@ fn workload() -> Vec<SeriesChunks> {
                 ("instance", format!("host-{}:9100", i / 8)),
                 ("mode", if i % 2 == 0 { "idle" } else { "user" }.to_string()),
             ]);
-            let mut chunk = XorChunk::new();
-            for s in 0..2880 {
-                chunk.append(START_MS + s * STEP_MS, (i as f64) * 1000.0 + s as f64 * 0.5).unwrap();
-            }
-            SeriesChunks { labels, chunks: vec![chunk] }
+            let samples: Vec<Sample> = (0..2880)
+                .map(|s| Sample {
+                    timestamp_ms: START_MS + s * STEP_MS,
+                    value: (i as f64) * 1000.0 + s as f64 * 0.5,
+                })
+                .collect();
+            SeriesChunks { labels, chunks: xor_chunks(&samples, samples.len()) }
         })
         .collect()
 }

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use neocortex_chunk::XorChunk;
 use neocortex_core::{ErrorCode, Labels, MatchOp, Matcher, Queryable, Sample, SelectHints, Series, TenantId};
 use neocortex_storage::index::memory::MemoryIndexClient;
 use neocortex_storage::object::memory::MemoryObjectClient;
 use neocortex_storage::{
     open_local_store, ChunkStore, PeriodClients, SchemaConfig, SeriesChunks, StorageConfig,
 };
+use neocortex_testkit::chunks::xor_chunks;
 
 const SCHEMA: &str = r#"
 configs:
@@ -57,19 +57,6 @@ fn samples_of(index: usize) -> Vec<Sample> {
         .collect()
 }
 
-fn chunks_of(samples: &[Sample]) -> Vec<XorChunk> {
-    samples
-        .chunks(CHUNK_SAMPLES)
-        .map(|part| {
-            let mut chunk = XorChunk::new();
-            for sample in part {
-                chunk.append(sample.timestamp_ms, sample.value).unwrap();
-            }
-            chunk
-        })
-        .collect()
-}
-
 fn expected() -> Vec<Series> {
     let mut all: Vec<Series> = series_labels()
         .into_iter()
@@ -84,14 +71,14 @@ async fn write_all(store: &ChunkStore, tenant: &TenantId) {
     let batch: Vec<SeriesChunks> = series_labels()
         .into_iter()
         .enumerate()
-        .map(|(index, labels)| SeriesChunks { labels, chunks: chunks_of(&samples_of(index)) })
+        .map(|(index, labels)| SeriesChunks { labels, chunks: xor_chunks(&samples_of(index), CHUNK_SAMPLES) })
         .collect();
     let stats = store.put_many(tenant, &batch).await.unwrap();
     // Each series' chunks of one flush become one object.
     assert_eq!(stats.objects, 6);
     // A replica flushes an overlapping chunk of series 0 with other boundaries: same samples.
     let replica: Vec<Sample> = samples_of(0)[150..260].to_vec();
-    store.put(tenant, &batch[0].labels, &chunks_of(&replica)).await.unwrap();
+    store.put(tenant, &batch[0].labels, &xor_chunks(&replica, CHUNK_SAMPLES)).await.unwrap();
 }
 
 fn hints(start_ms: i64, end_ms: i64) -> SelectHints {
@@ -217,7 +204,7 @@ async fn corrupt_object_is_an_error_not_a_panic() {
     let store = ChunkStore::new(schema, Arc::new(MemoryIndexClient::new()), objects.clone());
     let tenant = TenantId::new("team-a").unwrap();
     let labels = series_labels().remove(0);
-    store.put(&tenant, &labels, &chunks_of(&samples_of(0)[..10])).await.unwrap();
+    store.put(&tenant, &labels, &xor_chunks(&samples_of(0)[..10], CHUNK_SAMPLES)).await.unwrap();
     let keys = neocortex_storage::ObjectClient::list(objects.as_ref(), "team-a").await.unwrap();
     neocortex_storage::ObjectClient::put(
         objects.as_ref(),
@@ -240,7 +227,8 @@ async fn series_without_metric_name_is_refused() {
         ChunkStore::new(schema, Arc::new(MemoryIndexClient::new()), Arc::new(MemoryObjectClient::new()));
     let tenant = TenantId::new("team-a").unwrap();
     let labels = Labels::from_pairs([("job", "node")]);
-    let err = store.put(&tenant, &labels, &chunks_of(&samples_of(0)[..10])).await.unwrap_err();
+    let err =
+        store.put(&tenant, &labels, &xor_chunks(&samples_of(0)[..10], CHUNK_SAMPLES)).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::BadData);
 }
 

@@ -1,10 +1,11 @@
 //! Dev-only helpers for tests that run real servers on 127.0.0.1: launchers for the `neocortex`
 //! binary, Prometheus, vmagent and VictoriaMetrics that pick free ports, poll until the server is
-//! ready (never a fixed sleep) and kill it on drop; polling helpers; and a byte-level remote-write
-//! encoder for crafting valid and invalid requests.
+//! ready (never a fixed sleep) and kill it on drop; polling helpers; a byte-level remote-write
+//! encoder for crafting valid and invalid requests; and samples encoded as XOR chunks.
 
 pub mod azurite;
 pub mod bigtable_emulator;
+pub mod chunks;
 pub mod error;
 pub mod external;
 pub mod fake_gcs;

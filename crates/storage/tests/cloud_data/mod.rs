@@ -2,9 +2,9 @@
 //! 100-sample chunks, and the check that every sample comes back identical.
 #![allow(dead_code, unreachable_pub)]
 
-use neocortex_chunk::XorChunk;
 use neocortex_core::{Labels, MatchOp, Matcher, Sample, Series, TenantId};
 use neocortex_storage::{ChunkStore, SeriesChunks};
+use neocortex_testkit::chunks::xor_chunks;
 
 /// 2020-01-02T00:00:00Z.
 pub const START_MS: i64 = 1_577_923_200_000;
@@ -35,25 +35,12 @@ fn samples_of(index: usize) -> Vec<Sample> {
         .collect()
 }
 
-fn chunks_of(samples: &[Sample]) -> Vec<XorChunk> {
-    samples
-        .chunks(CHUNK_SAMPLES)
-        .map(|part| {
-            let mut chunk = XorChunk::new();
-            for sample in part {
-                chunk.append(sample.timestamp_ms, sample.value).expect("append");
-            }
-            chunk
-        })
-        .collect()
-}
-
 /// Writes every series' chunks.
 pub async fn write_series(store: &ChunkStore, tenant: &TenantId) {
     let batch: Vec<SeriesChunks> = series_labels()
         .into_iter()
         .enumerate()
-        .map(|(index, labels)| SeriesChunks { labels, chunks: chunks_of(&samples_of(index)) })
+        .map(|(index, labels)| SeriesChunks { labels, chunks: xor_chunks(&samples_of(index), CHUNK_SAMPLES) })
         .collect();
     let stats = store.put_many(tenant, &batch).await.expect("put_many");
     assert_eq!(stats.objects, OBJECTS);
