@@ -1,6 +1,7 @@
 //! The vocabulary every Neocortex part shares: labels, label matchers, tenant ids, Prometheus
 //! durations, error codes and the `Queryable` trait that the PromQL engine reads through.
 
+pub mod calendar;
 pub mod config;
 pub mod duration;
 pub mod error;

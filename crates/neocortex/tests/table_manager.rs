@@ -11,6 +11,7 @@ use anyhow::ensure;
 use neocortex_storage::aws::config::DynamoDbConfig;
 use neocortex_storage::aws::{self, AwsConfig};
 use neocortex_storage::index::redb::RedbIndexClient;
+use neocortex_storage::schema::day::DayTime;
 use neocortex_storage::IndexClient;
 use neocortex_testkit::http::send;
 use neocortex_testkit::moto::MotoProcess;
@@ -53,8 +54,7 @@ async fn table_manager_creates_ahead_and_deletes_past_retention_on_redb() -> any
     let today = now_ms().div_euclid(DAY_MS);
     // Daily tables from 30 days ago; tables of our prefix that are past the 3-day retention,
     // and one we do not own, exist before the table manager starts.
-    let from_ms = (today - 30) * DAY_MS;
-    let from = format_day(from_ms);
+    let from = DayTime::from_days(today - 30).to_string();
     {
         let index = RedbIndexClient::open(&index_directory)?;
         for old in [today - 8, today - 5, today - 4] {
@@ -143,7 +143,7 @@ async fn table_manager_sets_dynamodb_capacity_and_tags_from_the_config_file() ->
     moto.create_bucket("chunks").await.map_err(anyhow::Error::msg)?;
     let directory = tempfile::tempdir()?;
     let config_file = directory.path().join("neocortex.yaml");
-    let from = format_day((today - 30) * DAY_MS);
+    let from = DayTime::from_days(today - 30).to_string();
     let yaml = [
         "target: table-manager".to_string(),
         "schema:".to_string(),
@@ -199,26 +199,4 @@ async fn table_manager_sets_dynamodb_capacity_and_tags_from_the_config_file() ->
         ensure!(desc.tags.get("team").map(String::as_str) == Some("metrics"), "nc_index_{day}: {desc:?}");
     }
     Ok(())
-}
-
-/// `YYYY-MM-DD` of a day start in Unix milliseconds (civil-from-days, proleptic Gregorian).
-fn format_day(ms: i64) -> String {
-    let days = ms.div_euclid(DAY_MS);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-#[test]
-fn format_day_matches_known_dates() {
-    assert_eq!(format_day(0), "1970-01-01");
-    assert_eq!(format_day(1_577_836_800_000), "2020-01-01");
-    assert_eq!(format_day(1_709_164_800_000), "2024-02-29");
 }

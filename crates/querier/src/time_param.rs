@@ -2,6 +2,7 @@
 //! parses them: float Unix seconds (rounded to the millisecond) or RFC 3339 with up to nine
 //! fractional digits; durations as float seconds or Prometheus durations (`5m`, `1h30m`).
 
+use neocortex_core::calendar::{days_from_civil, days_in_month};
 use neocortex_core::duration::parse_prometheus_duration_ms;
 
 use crate::form::FormParams;
@@ -259,30 +260,6 @@ impl Cursor<'_> {
         }
         Some(first)
     }
-}
-
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let shifted_year = if month <= 2 { year - 1 } else { year };
-    let era = shifted_year.div_euclid(400);
-    let year_of_era = shifted_year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
