@@ -11,9 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::LaunchError;
 use crate::external::find_binary;
-use crate::ports::{free_port, retry_on_port_clash};
+use crate::launch::{setup_outcome, start_on_free_port, Readiness};
 use crate::process::ManagedProcess;
-use crate::wait::wait_for_output_line;
 
 /// Azurite's well-known account.
 pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
@@ -50,21 +49,17 @@ pub struct AzuriteProcess {
 impl AzuriteProcess {
     /// Starts `binary` (`azurite-blob`) on a free loopback port and waits until it listens.
     pub async fn start(binary: &std::path::Path) -> Result<AzuriteProcess, LaunchError> {
-        retry_on_port_clash(|| AzuriteProcess::start_once(binary)).await
-    }
-
-    async fn start_once(binary: &std::path::Path) -> Result<AzuriteProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: "azurite".to_owned(), source };
-        let directory = tempfile::Builder::new().prefix("azurite-test-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let mut command = Command::new(binary);
-        command
-            .args(["--blobHost", "127.0.0.1", "--blobPort"])
-            .arg(port.to_string())
-            .args(["--inMemoryPersistence", "--extentMemoryLimit", "256"])
-            .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"]);
-        let mut process = ManagedProcess::spawn("azurite", command, directory)?;
-        wait_for_output_line(&mut process, "successfully listens", STARTUP_TIMEOUT).await?;
+        let build = |port: u16, _: &std::path::Path| {
+            let mut command = Command::new(binary);
+            command
+                .args(["--blobHost", "127.0.0.1", "--blobPort"])
+                .arg(port.to_string())
+                .args(["--inMemoryPersistence", "--extentMemoryLimit", "256"])
+                .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"]);
+            Ok(command)
+        };
+        let ready = Readiness::OutputLine("successfully listens");
+        let (process, port) = start_on_free_port("azurite", build, ready, STARTUP_TIMEOUT).await?;
         Ok(AzuriteProcess { process, port })
     }
 
@@ -76,15 +71,14 @@ impl AzuriteProcess {
 
     /// Creates the container `name`, signed with the well-known shared key.
     pub async fn create_container(&self, name: &str) -> Result<(), LaunchError> {
-        let setup_error = |message: String| LaunchError::Setup { what: format!("container {name}"), message };
         let date = http_date(SystemTime::now());
         let string_to_sign = format!(
             "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{API_VERSION}\n\
              /{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{name}\nrestype:container"
         );
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(AZURITE_KEY)
-            .map_err(|err| setup_error(format!("bad key: {err}")))?;
+        let key = base64::engine::general_purpose::STANDARD.decode(AZURITE_KEY).map_err(|err| {
+            LaunchError::Setup { what: format!("container {name}"), message: format!("bad key: {err}") }
+        })?;
         let signature =
             base64::engine::general_purpose::STANDARD.encode(hmac_sha256(&key, string_to_sign.as_bytes()));
         let response = reqwest::Client::new()
@@ -95,12 +89,7 @@ impl AzuriteProcess {
             .header("Content-Length", "0")
             .send()
             .await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        Err(setup_error(format!("status {status}: {body}")))
+        setup_outcome(&format!("container {name}"), response).await
     }
 
     /// The underlying process (pid, output, liveness).

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use crate::error::LaunchError;
 use crate::external::find_binary;
-use crate::ports::{free_port, retry_on_port_clash};
+use crate::launch::{start_on_free_port, Readiness};
 use crate::process::ManagedProcess;
-use crate::wait::wait_for_output_line;
 
 /// Where Debian's `google-cloud-cli-bigtable-emulator` package installs the emulator.
 pub const CBTEMULATOR_PATH: &str = "/usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator";
@@ -36,18 +35,13 @@ pub struct BigtableEmulatorProcess {
 impl BigtableEmulatorProcess {
     /// Starts `binary` on a free loopback port and waits until it listens.
     pub async fn start(binary: &std::path::Path) -> Result<BigtableEmulatorProcess, LaunchError> {
-        retry_on_port_clash(|| BigtableEmulatorProcess::start_once(binary)).await
-    }
-
-    async fn start_once(binary: &std::path::Path) -> Result<BigtableEmulatorProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: "cbtemulator".to_owned(), source };
-        let directory =
-            tempfile::Builder::new().prefix("cbtemulator-test-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let mut command = Command::new(binary);
-        command.arg("-host").arg("127.0.0.1").arg("-port").arg(port.to_string());
-        let mut process = ManagedProcess::spawn("cbtemulator", command, directory)?;
-        wait_for_output_line(&mut process, "running on", STARTUP_TIMEOUT).await?;
+        let build = |port: u16, _: &std::path::Path| {
+            let mut command = Command::new(binary);
+            command.arg("-host").arg("127.0.0.1").arg("-port").arg(port.to_string());
+            Ok(command)
+        };
+        let ready = Readiness::OutputLine("running on");
+        let (process, port) = start_on_free_port("cbtemulator", build, ready, STARTUP_TIMEOUT).await?;
         Ok(BigtableEmulatorProcess { process, port })
     }
 

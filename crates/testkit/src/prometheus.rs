@@ -6,9 +6,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::LaunchError;
-use crate::ports::{free_port, retry_on_port_clash};
+use crate::launch::{start_on_free_port, Readiness};
 use crate::process::ManagedProcess;
-use crate::wait::wait_for_http_ok;
 
 /// How long Prometheus may take to become ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,26 +55,22 @@ pub struct PrometheusProcess {
 impl PrometheusProcess {
     /// Starts Prometheus on a free loopback port with a fresh data directory and waits for `/-/ready`.
     pub async fn start(options: &PrometheusOptions) -> Result<PrometheusProcess, LaunchError> {
-        retry_on_port_clash(|| PrometheusProcess::start_once(options)).await
-    }
-
-    async fn start_once(options: &PrometheusOptions) -> Result<PrometheusProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: "prometheus".to_owned(), source };
-        let directory = tempfile::Builder::new().prefix("prometheus-test-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let config_path = directory.path().join("prometheus.yml");
-        std::fs::write(&config_path, prometheus_config(options, port)).map_err(files_error)?;
-        let mut command = Command::new(&options.binary);
-        command
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", directory.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=info");
-        if options.remote_write_receiver {
-            command.arg("--web.enable-remote-write-receiver");
-        }
-        let mut process = ManagedProcess::spawn("prometheus", command, directory)?;
-        wait_for_http_ok(&mut process, &format!("http://127.0.0.1:{port}/-/ready"), STARTUP_TIMEOUT).await?;
+        let build = |port: u16, directory: &std::path::Path| {
+            let config_path = directory.join("prometheus.yml");
+            std::fs::write(&config_path, prometheus_config(options, port))?;
+            let mut command = Command::new(&options.binary);
+            command
+                .arg(format!("--config.file={}", config_path.display()))
+                .arg(format!("--storage.tsdb.path={}", directory.join("data").display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--log.level=info");
+            if options.remote_write_receiver {
+                command.arg("--web.enable-remote-write-receiver");
+            }
+            Ok(command)
+        };
+        let ready = Readiness::HttpOk("/-/ready");
+        let (process, port) = start_on_free_port("prometheus", build, ready, STARTUP_TIMEOUT).await?;
         Ok(PrometheusProcess { process, port })
     }
 

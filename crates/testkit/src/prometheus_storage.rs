@@ -7,9 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::LaunchError;
-use crate::ports::{free_port, retry_on_port_clash};
+use crate::launch::{start_on_free_port, Readiness};
 use crate::process::ManagedProcess;
-use crate::wait::wait_for_http_ok;
 
 /// How long Prometheus may take to become ready (replaying a large head takes a while).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -25,26 +24,21 @@ impl PrometheusStorageProcess {
     /// Starts `binary` on a free loopback port with an empty data directory, no scrape jobs,
     /// `--web.enable-remote-write-receiver` and `extra_args`, and waits for `/-/ready`.
     pub async fn start(binary: &str, extra_args: &[&str]) -> Result<PrometheusStorageProcess, LaunchError> {
-        retry_on_port_clash(|| PrometheusStorageProcess::start_once(binary, extra_args)).await
-    }
-
-    async fn start_once(binary: &str, extra_args: &[&str]) -> Result<PrometheusStorageProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: "prometheus".to_owned(), source };
-        let directory =
-            tempfile::Builder::new().prefix("prometheus-storage-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let config_path = directory.path().join("prometheus.yml");
-        std::fs::write(&config_path, "global: {}\nscrape_configs: []\n").map_err(files_error)?;
-        let mut command = Command::new(binary);
-        command
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", directory.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .arg("--log.level=warn")
-            .args(extra_args);
-        let mut process = ManagedProcess::spawn("prometheus", command, directory)?;
-        wait_for_http_ok(&mut process, &format!("http://127.0.0.1:{port}/-/ready"), STARTUP_TIMEOUT).await?;
+        let build = |port: u16, directory: &Path| {
+            let config_path = directory.join("prometheus.yml");
+            std::fs::write(&config_path, "global: {}\nscrape_configs: []\n")?;
+            let mut command = Command::new(binary);
+            command
+                .arg(format!("--config.file={}", config_path.display()))
+                .arg(format!("--storage.tsdb.path={}", directory.join("data").display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--web.enable-remote-write-receiver")
+                .arg("--log.level=warn")
+                .args(extra_args);
+            Ok(command)
+        };
+        let ready = Readiness::HttpOk("/-/ready");
+        let (process, port) = start_on_free_port("prometheus", build, ready, STARTUP_TIMEOUT).await?;
         Ok(PrometheusStorageProcess { process, port })
     }
 

@@ -5,9 +5,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::LaunchError;
-use crate::ports::{free_port, retry_on_port_clash};
+use crate::launch::{start_on_free_port, Readiness};
 use crate::process::ManagedProcess;
-use crate::wait::wait_for_http_ok;
 
 /// How long a VictoriaMetrics binary may take to answer `/health`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,35 +46,31 @@ pub struct VmagentProcess {
 impl VmagentProcess {
     /// Starts vmagent on a free loopback port and waits for `/health`.
     pub async fn start(options: &VmagentOptions) -> Result<VmagentProcess, LaunchError> {
-        retry_on_port_clash(|| VmagentProcess::start_once(options)).await
-    }
-
-    async fn start_once(options: &VmagentOptions) -> Result<VmagentProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: "vmagent".to_owned(), source };
-        let directory = tempfile::Builder::new().prefix("vmagent-test-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let config_path = directory.path().join("scrape.yml");
-        let interval_ms = options.scrape_interval.as_millis().max(1);
-        let config = format!(
-            "global:\n  scrape_interval: {interval_ms}ms\n\
-             scrape_configs:\n  - job_name: vmagent\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-        );
-        std::fs::write(&config_path, config).map_err(files_error)?;
-        let mut command = Command::new(&options.binary);
-        command
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-promscrape.config={}", config_path.display()))
-            .arg(format!("-remoteWrite.url={}", options.remote_write_url))
-            .arg(format!("-remoteWrite.tmpDataPath={}", directory.path().join("queue").display()))
-            .arg("-remoteWrite.flushInterval=200ms");
-        if !options.headers.is_empty() {
-            let headers: Vec<String> =
-                options.headers.iter().map(|(name, value)| format!("{name}:{value}")).collect();
-            // vmagent separates several headers of one URL with "^^".
-            command.arg(format!("-remoteWrite.headers={}", headers.join("^^")));
-        }
-        let mut process = ManagedProcess::spawn("vmagent", command, directory)?;
-        wait_for_http_ok(&mut process, &format!("http://127.0.0.1:{port}/health"), STARTUP_TIMEOUT).await?;
+        let build = |port: u16, directory: &std::path::Path| {
+            let config_path = directory.join("scrape.yml");
+            let interval_ms = options.scrape_interval.as_millis().max(1);
+            let config = format!(
+                "global:\n  scrape_interval: {interval_ms}ms\n\
+                 scrape_configs:\n  - job_name: vmagent\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+            );
+            std::fs::write(&config_path, config)?;
+            let mut command = Command::new(&options.binary);
+            command
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg(format!("-promscrape.config={}", config_path.display()))
+                .arg(format!("-remoteWrite.url={}", options.remote_write_url))
+                .arg(format!("-remoteWrite.tmpDataPath={}", directory.join("queue").display()))
+                .arg("-remoteWrite.flushInterval=200ms");
+            if !options.headers.is_empty() {
+                let headers: Vec<String> =
+                    options.headers.iter().map(|(name, value)| format!("{name}:{value}")).collect();
+                // vmagent separates several headers of one URL with "^^".
+                command.arg(format!("-remoteWrite.headers={}", headers.join("^^")));
+            }
+            Ok(command)
+        };
+        let (process, port) =
+            start_on_free_port("vmagent", build, Readiness::HttpOk("/health"), STARTUP_TIMEOUT).await?;
         Ok(VmagentProcess { process, port })
     }
 
@@ -111,21 +106,16 @@ impl VictoriaMetricsProcess {
 
     /// Same as [`VictoriaMetricsProcess::start`] with another executable.
     pub async fn start_with_binary(binary: &str) -> Result<VictoriaMetricsProcess, LaunchError> {
-        retry_on_port_clash(|| VictoriaMetricsProcess::start_once(binary)).await
-    }
-
-    async fn start_once(binary: &str) -> Result<VictoriaMetricsProcess, LaunchError> {
-        let files_error = |source| LaunchError::Files { name: "victoria-metrics".to_owned(), source };
-        let directory =
-            tempfile::Builder::new().prefix("victoria-metrics-test-").tempdir().map_err(files_error)?;
-        let port = free_port()?;
-        let mut command = Command::new(binary);
-        command
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", directory.path().join("data").display()))
-            .arg("-search.latencyOffset=0s");
-        let mut process = ManagedProcess::spawn("victoria-metrics", command, directory)?;
-        wait_for_http_ok(&mut process, &format!("http://127.0.0.1:{port}/health"), STARTUP_TIMEOUT).await?;
+        let build = |port: u16, directory: &std::path::Path| {
+            let mut command = Command::new(binary);
+            command
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg(format!("-storageDataPath={}", directory.join("data").display()))
+                .arg("-search.latencyOffset=0s");
+            Ok(command)
+        };
+        let ready = Readiness::HttpOk("/health");
+        let (process, port) = start_on_free_port("victoria-metrics", build, ready, STARTUP_TIMEOUT).await?;
         Ok(VictoriaMetricsProcess { process, port })
     }
 
