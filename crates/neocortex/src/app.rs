@@ -26,6 +26,7 @@ use crate::routes::{router, RouteDeps};
 use crate::runtime_config::{load_into, spawn_reloader, RuntimeConfigMetrics};
 use crate::services::{ServiceState, Services};
 use crate::store::StoreSink;
+use crate::store_write_metrics::StoreWriteMetrics;
 
 /// Tokens each ingester takes in the ring (Cortex's `-ingester.num-tokens`).
 const INGESTER_TOKENS: usize = 128;
@@ -130,7 +131,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                     ingester.clone() as Arc<dyn IngesterClient>,
                 );
                 let flusher = handles.store.clone().map(|store| {
-                    let sink = Arc::new(StoreSink::new(store));
+                    let metrics = StoreWriteMetrics::register(&mut registry);
+                    let sink = Arc::new(StoreSink::new(store).with_metrics(metrics));
                     let flusher = Flusher::new(ingester.clone(), sink, &mut registry);
                     flusher.start();
                     flusher

@@ -16,4 +16,5 @@ pub mod routes;
 pub mod runtime_config;
 pub mod services;
 pub mod store;
+pub mod store_write_metrics;
 pub mod table_manager_module;

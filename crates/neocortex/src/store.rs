@@ -25,6 +25,8 @@ use neocortex_storage::{
     StorageConfig, StorageError,
 };
 
+use crate::store_write_metrics::StoreWriteMetrics;
+
 /// The index client a period's `store` name selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum IndexBackend {
@@ -219,12 +221,18 @@ pub fn with_caches(
 #[derive(Debug, Clone)]
 pub struct StoreSink {
     store: Arc<ChunkStore>,
+    metrics: StoreWriteMetrics,
 }
 
 impl StoreSink {
-    /// A sink writing into `store`.
+    /// A sink writing into `store` (its metrics not exposed).
     pub fn new(store: Arc<ChunkStore>) -> Self {
-        Self { store }
+        Self { store, metrics: StoreWriteMetrics::unregistered() }
+    }
+
+    /// The same sink recording what it writes in `metrics`.
+    pub fn with_metrics(self, metrics: StoreWriteMetrics) -> Self {
+        Self { metrics, ..self }
     }
 }
 
@@ -242,7 +250,9 @@ impl ChunkSink for StoreSink {
             }
             batch.push(SeriesChunks { labels: one.labels, chunks });
         }
-        self.store.put_many(tenant, &batch).await.map(|_| ()).map_err(|err| FlushError(err.to_string()))
+        let stats = self.store.put_many(tenant, &batch).await.map_err(|err| FlushError(err.to_string()))?;
+        self.metrics.observe_put(stats.objects, stats.index_rows);
+        Ok(())
     }
 }
 
