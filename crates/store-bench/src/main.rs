@@ -24,7 +24,7 @@ use clap::Parser;
 use crate::disk::evict_page_cache;
 use crate::neocortex::{Neocortex, Phase};
 use crate::probe::{Answer, Api, Selector, Target};
-use crate::report::{median, query_table, storage_table, QueryRow, StoreFigures};
+use crate::report::{median, ms, query_table, ratio, storage_table, QueryRow, StoreFigures};
 use crate::victoria::Victoria;
 use crate::workload::BenchWorkload;
 
@@ -256,7 +256,7 @@ async fn main() -> anyhow::Result<()> {
                     api.name(),
                     median(&times)
                 );
-                cells.push(median(&times));
+                cells.push(ms(median(&times)));
                 let warm_times = warm_runs(
                     &client,
                     &vm.target(),
@@ -269,7 +269,7 @@ async fn main() -> anyhow::Result<()> {
                     &mut checker,
                 )
                 .await?;
-                cells.push(median(&warm_times));
+                cells.push(ms(median(&warm_times)));
             }
             victoria_rows.push(cells);
         }
@@ -310,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
             let mut cells = Vec::new();
             for (position, _) in neocortex_apis.iter().enumerate() {
                 let (m, c, w) = (memory[index][position], cold[index][position], warm[index][position]);
-                cells.extend([m, c, w, if m > 0.0 { w / m } else { 0.0 }]);
+                cells.extend([ms(m), ms(c), ms(w), ratio(w, m)]);
             }
             QueryRow {
                 selector: selector.promql(),
@@ -322,11 +322,7 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     println!(
         "{}",
-        query_table(
-            &format!("Neocortex, 12 h of raw samples, median of {runs} runs, ms (ratios as plain numbers):"),
-            &columns,
-            &rows
-        )
+        query_table(&format!("Neocortex, 12 h of raw samples, median of {runs} runs, ms:"), &columns, &rows)
     );
     if !victoria_rows.is_empty() {
         let columns: Vec<String> = [Api::RawSelector, Api::Export]

@@ -14,6 +14,20 @@ pub(crate) fn median(values: &[f64]) -> f64 {
     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// A latency cell: milliseconds, one decimal.
+pub(crate) fn ms(value: f64) -> String {
+    format!("{value:.1}")
+}
+
+/// A ratio cell `numerator / denominator`, two decimals (a dash when undefined).
+pub(crate) fn ratio(numerator: f64, denominator: f64) -> String {
+    if denominator > 0.0 {
+        format!("{:.2}x", numerator / denominator)
+    } else {
+        "—".to_owned()
+    }
+}
+
 /// Everything measured about what the flush left in the store.
 pub(crate) struct StoreFigures {
     /// From `/metrics` after the flush.
@@ -83,7 +97,7 @@ pub(crate) fn storage_table(samples: f64, store: &StoreFigures, victoria: Option
     );
     let _ = writeln!(
         out,
-        "| index rows written (`cortex_chunk_store_index_entries_per_chunk_sum`) | {} ({:.1} per million samples) |",
+        "| index rows written (`cortex_chunk_store_index_entries_per_chunk_sum`) | {:.0} ({:.1} per million samples) |",
         m.index_rows,
         m.index_rows / million
     );
@@ -107,8 +121,8 @@ pub(crate) struct QueryRow {
     pub(crate) series: usize,
     /// Samples in every answer.
     pub(crate) samples: usize,
-    /// Medians in column order.
-    pub(crate) cells: Vec<f64>,
+    /// Cells in column order, formatted.
+    pub(crate) cells: Vec<String>,
 }
 
 /// A table of query medians with `columns` headers.
@@ -123,7 +137,7 @@ pub(crate) fn query_table(title: &str, columns: &[String], rows: &[QueryRow]) ->
     for row in rows {
         let _ = write!(out, "| `{}` | {} | {} |", row.selector, row.series, row.samples);
         for cell in &row.cells {
-            let _ = write!(out, " {cell:.1} |");
+            let _ = write!(out, " {cell} |");
         }
         out.push('\n');
     }
@@ -141,13 +155,16 @@ mod tests {
         let table = query_table(
             "t",
             &["a".to_owned(), "b".to_owned()],
-            &[QueryRow { selector: "up".into(), series: 1, samples: 2, cells: vec![1.25, 2.0] }],
+            &[QueryRow {
+                selector: "up".into(),
+                series: 1,
+                samples: 2,
+                cells: vec![ms(1.25), ratio(2.0, 4.0)],
+            }],
         );
         assert!(table.contains("| query | series | samples | a | b |"), "{table}");
         assert!(table.contains("|---|---:|---:|---:|---:|"), "{table}");
-        assert!(
-            table.contains("| `up` | 1 | 2 | 1.2 | 2.0 |") || table.contains("| `up` | 1 | 2 | 1.3 | 2.0 |"),
-            "{table}"
-        );
+        assert!(table.contains("| `up` | 1 | 2 | 1.2 | 0.50x |"), "{table}");
+        assert_eq!(ratio(1.0, 0.0), "—");
     }
 }
