@@ -70,10 +70,16 @@ enum ObjectBackend {
     Azure,
     /// Cassandra's `chunks` table (experimental).
     Cassandra,
+    /// The schema's DynamoDB chunk tables (`aws-dynamo`).
+    DynamoDbTables,
+    /// The schema's Bigtable chunk tables (`bigtable`, `bigtable-hashed`, `gcp`, `gcp-columnkey`).
+    BigtableTables,
 }
 
 impl ObjectBackend {
-    /// The backend of `name`, or why it cannot hold chunks.
+    /// The backend of `name`, or why it cannot hold chunks. As in Cortex, `aws` means S3 while
+    /// `aws-dynamo` keeps chunks in DynamoDB tables, and every Bigtable name keeps them in
+    /// Bigtable tables.
     fn of(name: &str) -> Result<ObjectBackend, String> {
         Ok(match name {
             "filesystem" => ObjectBackend::Filesystem,
@@ -82,16 +88,8 @@ impl ObjectBackend {
             "gcs" => ObjectBackend::Gcs,
             "azure" => ObjectBackend::Azure,
             "cassandra" => ObjectBackend::Cassandra,
-            "aws-dynamo" => {
-                return Err(
-                    "chunks in DynamoDB tables are not supported yet: set object_store: s3".to_string()
-                )
-            }
-            "bigtable" | "bigtable-hashed" | "gcp" | "gcp-columnkey" => {
-                return Err(
-                    "chunks in Bigtable tables are not supported yet: set object_store: gcs".to_string()
-                )
-            }
+            "aws-dynamo" => ObjectBackend::DynamoDbTables,
+            "bigtable" | "bigtable-hashed" | "gcp" | "gcp-columnkey" => ObjectBackend::BigtableTables,
             _ => return Err("it names no object store: set object_store (e.g. filesystem)".to_string()),
         })
     }
@@ -135,6 +133,7 @@ impl ClientCache {
         &mut self,
         period: &PeriodConfig,
         storage: &StorageConfig,
+        schema: &SchemaConfig,
     ) -> Result<Arc<dyn ObjectClient>, StorageError> {
         let name = period.object_store_name();
         let backend = ObjectBackend::of(name).map_err(|why| {
@@ -156,6 +155,12 @@ impl ClientCache {
             ObjectBackend::Azure => neocortex_storage::azure::object_client(&storage.azure).await?,
             ObjectBackend::Cassandra => {
                 neocortex_storage::cassandra::object_client(&storage.cassandra).await?
+            }
+            ObjectBackend::DynamoDbTables => {
+                neocortex_storage::aws::dynamodb_chunk_client(&storage.aws, schema).await?
+            }
+            ObjectBackend::BigtableTables => {
+                neocortex_storage::gcp::bigtable_chunk_client(&storage.bigtable, schema).await?
             }
         };
         self.objects.insert(backend, client.clone());
@@ -179,7 +184,7 @@ pub async fn open_store(
     let mut periods = Vec::with_capacity(schema.configs.len());
     for period in &schema.configs {
         let index = cache.index(period, storage).await?;
-        let objects = cache.objects(period, storage).await?;
+        let objects = cache.objects(period, storage, schema).await?;
         periods.push(PeriodClients { index, objects });
     }
     let (periods, dedupe) = with_caches(periods, caches);
@@ -279,16 +284,13 @@ mod tests {
         let storage = local_storage(directory.path());
         for (yaml, wanted) in [
             (
-                "configs: [{from: 2020-01-01, store: boltdb, object_store: aws-dynamo, schema: v11, chunks: {prefix: c_}}]",
-                "chunks in DynamoDB tables are not supported yet: set object_store: s3",
-            ),
-            (
-                "configs: [{from: 2020-01-01, store: boltdb, object_store: bigtable, schema: v11, chunks: {prefix: c_}}]",
-                "chunks in Bigtable tables are not supported yet: set object_store: gcs",
+                "configs: [{from: 2020-01-01, store: boltdb, object_store: dynamo, schema: v11}]",
+                "cannot hold chunks",
             ),
             ("configs: [{from: 2020-01-01, store: boltdb, schema: v11}]", "cannot hold chunks"),
         ] {
-            let err = open_store(&schema(yaml), &storage, &StoreCaches::default()).await.unwrap_err().to_string();
+            let err =
+                open_store(&schema(yaml), &storage, &StoreCaches::default()).await.unwrap_err().to_string();
             assert!(err.contains(wanted), "{err}");
             assert!(err.contains("2020-01-01"), "{err}");
         }
@@ -325,11 +327,16 @@ mod tests {
         let storage = local_storage(directory.path());
         // With the sections left at their defaults, each backend's own check names what is missing:
         // proof the period's name reached that backend's client.
-        for (object_store, wanted) in
-            [("azure", "storage.azure.account_name"), ("gcs", "storage.gcs.bucket_name")]
-        {
+        // Chunks in tables (aws-dynamo, bigtable) open their table clients the same way.
+        for (object_store, wanted) in [
+            ("azure", "storage.azure.account_name"),
+            ("gcs", "storage.gcs.bucket_name"),
+            ("aws-dynamo", "dynamodb_url"),
+            ("bigtable", "storage.bigtable.project"),
+            ("gcp-columnkey", "storage.bigtable.project"),
+        ] {
             let yaml = format!(
-                "configs: [{{from: 2020-01-01, store: boltdb, object_store: {object_store}, schema: v11}}]"
+                "configs: [{{from: 2020-01-01, store: boltdb, object_store: {object_store}, schema: v11, chunks: {{prefix: c_, period: 168h}}}}]"
             );
             let err = open_store(&schema(&yaml), &storage, &StoreCaches::default())
                 .await

@@ -38,15 +38,30 @@ pub fn start(
     Ok(tokio::spawn(manager.run(async move { shutdown.cancelled().await })))
 }
 
-/// One table client per backend of the schema's index stores, taken from the store's clients.
+/// One table client per backend of the schema's index stores and table-based chunk stores,
+/// taken from the store's clients (the index client's first, then the chunk client's, so chunk
+/// tables are managed even when the index lives in another backend).
 fn table_clients(store: &ChunkStore) -> BTreeMap<TableBackend, Arc<dyn TableClient>> {
     let mut clients = BTreeMap::new();
-    for (period, index) in store.schema().configs.iter().zip(store.period_index_clients()) {
+    let periods = store.schema().configs.iter();
+    for (period, index) in periods.clone().zip(store.period_index_clients()) {
         let Some(backend) = TableBackend::for_store(&period.store) else { continue };
         if clients.contains_key(&backend) {
             continue;
         }
         if let Some(client) = index.table_client() {
+            clients.insert(backend, client);
+        }
+    }
+    for (period, objects) in periods.zip(store.period_object_clients()) {
+        if !period.chunks_in_tables() {
+            continue;
+        }
+        let Some(backend) = TableBackend::for_store(period.object_store_name()) else { continue };
+        if clients.contains_key(&backend) {
+            continue;
+        }
+        if let Some(client) = objects.table_client() {
             clients.insert(backend, client);
         }
     }

@@ -80,6 +80,17 @@ fn schema_yaml(store: &str, object_store: &str) -> String {
     )
 }
 
+/// One schema period from 2020-01-01 whose chunks live in the index store's own periodic chunk
+/// tables: `object_store` is left out, so (as in Cortex) it is `store` — `aws-dynamo` keeps
+/// chunks in DynamoDB, `bigtable` in Bigtable.
+fn schema_yaml_with_chunk_tables(store: &str) -> String {
+    format!(
+        "schema:\n  configs:\n    - from: 2020-01-01\n      store: {store}\n      schema: v11\n\
+         \x20     index:\n        prefix: restart_index_\n        period: 168h\n\
+         \x20     chunks:\n        prefix: restart_chunks_\n        period: 168h\n"
+    )
+}
+
 /// The local default spelled out: redb index (Cortex's `boltdb` key) and filesystem chunks
 /// under the working directory.
 fn local_case() -> BackendCase {
@@ -103,6 +114,41 @@ async fn aws_case() -> anyhow::Result<Option<BackendCase>> {
         );
     let scale = std::env::var(AWS_SCALE_VAR).ok().and_then(|s| s.parse().ok()).unwrap_or(AWS_SCALE);
     Ok(Some(BackendCase { name: "aws", yaml, scale, servers: vec![Box::new(moto)] }))
+}
+
+/// DynamoDB index and chunks in DynamoDB chunk tables on moto, no S3 configured at all.
+async fn aws_dynamo_chunks_case() -> anyhow::Result<Option<BackendCase>> {
+    let test = "aws_with_chunks_in_dynamodb_keeps_every_sample_across_a_restart";
+    let Some(moto) = MotoProcess::start_or_skip(test).await? else {
+        return Ok(None);
+    };
+    let port = moto.port();
+    let yaml = schema_yaml_with_chunk_tables("aws-dynamo")
+        + &format!(
+            "storage:\n  aws:\n    dynamodb:\n      dynamodb_url: http://test:test@127.0.0.1:{port}\n"
+        );
+    let scale = std::env::var(AWS_SCALE_VAR).ok().and_then(|s| s.parse().ok()).unwrap_or(AWS_SCALE);
+    Ok(Some(BackendCase { name: "aws-dynamo chunks", yaml, scale, servers: vec![Box::new(moto)] }))
+}
+
+/// Bigtable index and chunks in Bigtable chunk tables on cbtemulator, no GCS configured at all.
+async fn gcp_bigtable_chunks_case() -> anyhow::Result<Option<BackendCase>> {
+    let test = "gcp_with_chunks_in_bigtable_keeps_every_sample_across_a_restart";
+    let Some(cbtemulator) = require_binary(cbtemulator_binary(), test, CBTEMULATOR_INSTALL_HINT) else {
+        return Ok(None);
+    };
+    let bigtable = BigtableEmulatorProcess::start(&cbtemulator).await?;
+    let yaml = schema_yaml_with_chunk_tables("bigtable")
+        + &format!(
+            "storage:\n  bigtable:\n    project: neocortex\n    instance: restart\n    emulator_host: {}\n",
+            bigtable.host()
+        );
+    Ok(Some(BackendCase {
+        name: "bigtable chunks",
+        yaml,
+        scale: CLOUD_SCALE,
+        servers: vec![Box::new(bigtable)],
+    }))
 }
 
 /// Bigtable index on cbtemulator and GCS chunks on fake-gcs-server.
@@ -523,8 +569,9 @@ async fn ingest_flush_restart_read_back(mut case: BackendCase, directory: &Path)
 /// Runs the scenario for a case in a fresh directory (the case is `None` when skipped).
 async fn run_case(case: Option<BackendCase>) -> anyhow::Result<()> {
     let Some(case) = case else { return Ok(()) };
-    let directory =
-        tempfile::Builder::new().prefix(&format!("neocortex-restart-{}-", case.name)).tempdir()?;
+    let directory = tempfile::Builder::new()
+        .prefix(&format!("neocortex-restart-{}-", case.name.replace(' ', "-")))
+        .tempdir()?;
     ingest_flush_restart_read_back(case, directory.path()).await
 }
 
@@ -541,6 +588,16 @@ async fn aws_backend_keeps_every_sample_across_a_restart() -> anyhow::Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gcp_backend_keeps_every_sample_across_a_restart() -> anyhow::Result<()> {
     run_case(gcp_case().await?).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_with_chunks_in_dynamodb_keeps_every_sample_across_a_restart() -> anyhow::Result<()> {
+    run_case(aws_dynamo_chunks_case().await?).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcp_with_chunks_in_bigtable_keeps_every_sample_across_a_restart() -> anyhow::Result<()> {
+    run_case(gcp_bigtable_chunks_case().await?).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

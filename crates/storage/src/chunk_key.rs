@@ -92,6 +92,21 @@ impl ChunkRef {
     }
 }
 
+/// The first-sample time (`from`) of an external chunk key `<user>/<fp>:<from>:<through>:<crc>`:
+/// it picks the chunk table a table-based object store keeps the object in (Cortex's
+/// `ChunkTableFor(chunk.From)`). Only `from` is checked, so any key of that shape works.
+pub fn key_from_ms(key: &str) -> Result<i64, StorageError> {
+    let invalid = || {
+        StorageError::BadQuery(format!(
+            "{key:?} is not a chunk key <user>/<fingerprint>:<from>:<through>:<checksum>: \
+             chunks in tables are placed by their from time"
+        ))
+    };
+    let (_, rest) = key.split_once('/').ok_or_else(invalid)?;
+    let from = rest.split(':').nth(1).ok_or_else(invalid)?;
+    parse_go_hex(from).ok_or_else(invalid)
+}
+
 /// Go's `%x` of a signed integer: a minus sign then the magnitude.
 fn go_hex(value: i64) -> String {
     if value < 0 {
@@ -135,6 +150,11 @@ mod tests {
         assert_eq!(key, "team-a/deadbeef0012:16f5e66e800:16f60fa1600:1234abcd");
         assert_eq!(ChunkRef::parse("team-a", &key).unwrap(), chunk);
         assert!(ChunkRef::parse("team-b", &key).is_err());
+        assert_eq!(key_from_ms(&key).unwrap(), 1_577_836_800_000);
+        assert_eq!(key_from_ms("t/empty:-10:0:0").unwrap(), -16);
+        for bad in ["nouser", "t/1", "t/1:zz:2:3"] {
+            assert!(matches!(key_from_ms(bad), Err(StorageError::BadQuery(_))), "{bad}");
+        }
         for bad in ["team-a/1:2:3", "team-a/x:2:3:4", "nouser", "team-a/1:2:3:4:5", "team-a/a/1:2:3:4"] {
             assert!(ChunkRef::parse("team-a", bad).is_err(), "{bad}");
         }

@@ -285,3 +285,75 @@ async fn bad_config_is_refused_before_connecting() {
     };
     assert!(error.to_string().contains("invalid S3 bucket name"), "{error}");
 }
+
+/// Chunks in DynamoDB tables (`object_store: aws-dynamo`): weekly chunk tables from 1970 on, so
+/// the suite's keys (from 0 and from 2020) land in several tables.
+const DYNAMO_CHUNKS_SCHEMA: &str = r#"
+configs:
+  - from: 1970-01-01
+    store: aws-dynamo
+    schema: v11
+    index: {prefix: index_, period: 1w}
+    chunks: {prefix: chunks_, period: 1w}
+    row_shards: 4
+"#;
+
+#[tokio::test]
+async fn dynamodb_chunk_conformance() {
+    let moto = moto_or_skip!("dynamodb_chunk_conformance");
+    let config = config(&moto, "unused");
+    let schema = SchemaConfig::from_yaml(DYNAMO_CHUNKS_SCHEMA).unwrap();
+    let client = aws::dynamodb_chunk_client(&config, &schema).await.unwrap();
+    run_object_client_suite(client.as_ref()).await;
+
+    // One item per chunk, in the chunk table of its first sample, with Cortex's attributes.
+    let index = aws::index_client(&config).await.unwrap();
+    let tables = index.list_tables().await.unwrap();
+    assert!(tables.contains(&"chunks_0".to_string()), "{tables:?}");
+    assert!(tables.contains(&"chunks_2609".to_string()), "2020-01-01 is in week 2609: {tables:?}");
+
+    // Items hold at most 400 KB: a bigger object is refused with a clear error, nothing written.
+    let key = "team-a/big:16f5e66e800:16f60f4d400:1";
+    let error = client.put(key, bytes::Bytes::from(vec![7u8; 400 * 1024])).await.unwrap_err();
+    assert!(matches!(&error, StorageError::BadQuery(message) if message.contains("400 KB")), "{error}");
+    assert!(matches!(client.get(key).await, Err(StorageError::NotFound(_))));
+    // The largest object that fits is stored and read back whole.
+    let fits = bytes::Bytes::from(vec![9u8; 400 * 1024 - key.len() - 8]);
+    client.put(key, fits.clone()).await.unwrap();
+    assert_eq!(client.get(key).await.unwrap(), fits);
+
+    // The chunk client manages the chunk tables for the table manager.
+    let table_client = client.clone().table_client().expect("chunk tables have a table client");
+    assert!(table_client.describe_table("chunks_2609").await.unwrap().1);
+}
+
+#[tokio::test]
+async fn chunk_store_round_trip_with_chunks_in_dynamodb() {
+    let moto = moto_or_skip!("chunk_store_round_trip_with_chunks_in_dynamodb");
+    let config = config(&moto, "unused");
+    let schema = SchemaConfig::from_yaml(DYNAMO_CHUNKS_SCHEMA).unwrap();
+    let tenant = TenantId::new("team-a").unwrap();
+    // 30 series: more than one BatchWriteItem (25 items) and one BatchGetItem of 30 keys.
+    let batch: Vec<SeriesChunks> =
+        (0..30).map(|i| SeriesChunks { labels: labels(i), chunks: chunks(&samples(i)) }).collect();
+    {
+        let index = aws::index_client(&config).await.unwrap();
+        let objects = aws::dynamodb_chunk_client(&config, &schema).await.unwrap();
+        let store = ChunkStore::new(schema.clone(), index, objects);
+        let stats = store.put_many(&tenant, &batch).await.unwrap();
+        assert_eq!(stats.objects, batch.len());
+    }
+    let index = aws::index_client(&config).await.unwrap();
+    let objects = aws::dynamodb_chunk_client(&config, &schema).await.unwrap();
+    let store = ChunkStore::new(schema, index.clone(), objects.clone());
+    let end = START_MS + SAMPLES as i64 * STEP_MS;
+    let read =
+        store.select(&tenant, START_MS, end, &[Matcher::equal("__name__", "node_load1")]).await.unwrap();
+    let mut expected: Vec<Series> =
+        (0..30).map(|i| Series { labels: labels(i), samples: samples(i) }).collect();
+    expected.sort_by(|a, b| a.labels.cmp(&b.labels));
+    assert_eq!(read, expected, "every sample of every series, identical");
+    assert_eq!(objects.list("team-a").await.unwrap().len(), 30);
+    // 2020-01-02 is in week 2609: the index and the chunks each have their table.
+    assert_eq!(index.list_tables().await.unwrap(), ["chunks_2609", "index_2609"]);
+}

@@ -175,3 +175,43 @@ async fn chunk_store_round_trip_over_bigtable_and_gcs() {
         .unwrap()
         .is_empty());
 }
+
+/// Chunks in Bigtable tables: weekly chunk tables from 1970 on, so the suite's keys (from 0 and
+/// from 2020) land in several tables.
+const BIGTABLE_CHUNKS_SCHEMA: &str = "configs:\n  - from: 1970-01-01\n    store: bigtable\n    schema: v11\n\
+     \x20   index: {prefix: index_, period: 1w}\n    chunks: {prefix: chunks_, period: 1w}\n    row_shards: 4\n";
+
+#[tokio::test]
+async fn bigtable_chunk_conformance() {
+    let Some((_emulator, config)) = bigtable("bigtable_chunk_conformance").await else { return };
+    let schema = SchemaConfig::from_yaml(BIGTABLE_CHUNKS_SCHEMA).unwrap();
+    let client = gcp::bigtable_chunk_client(&config, &schema).await.unwrap();
+    run_object_client_suite(client.as_ref()).await;
+    let index = gcp::index_client(&config).await.unwrap();
+    let tables = index.list_tables().await.unwrap();
+    assert!(tables.contains(&"chunks_0".to_string()), "{tables:?}");
+    assert!(tables.contains(&"chunks_2609".to_string()), "2020-01-01 is in week 2609: {tables:?}");
+    let table_client = client.clone().table_client().expect("chunk tables have a table client");
+    assert!(table_client.describe_table("chunks_2609").await.unwrap().1);
+}
+
+#[tokio::test]
+async fn chunk_store_round_trip_with_chunks_in_bigtable() {
+    let Some((_emulator, config)) = bigtable("chunk_store_round_trip_with_chunks_in_bigtable").await else {
+        return;
+    };
+    let schema = SchemaConfig::from_yaml(BIGTABLE_CHUNKS_SCHEMA).unwrap();
+    let tenant = TenantId::new("team-a").unwrap();
+    {
+        let index = gcp::index_client(&config).await.unwrap();
+        let objects = gcp::bigtable_chunk_client(&config, &schema).await.unwrap();
+        cloud_data::write_series(&ChunkStore::new(schema.clone(), index, objects), &tenant).await;
+    }
+    let index = gcp::index_client(&config).await.unwrap();
+    let objects = gcp::bigtable_chunk_client(&config, &schema).await.unwrap();
+    let store = Arc::new(ChunkStore::new(schema, index.clone(), objects.clone()));
+    cloud_data::check_series(&store, &tenant).await;
+    assert_eq!(index.list_tables().await.unwrap(), ["chunks_2609", "index_2609"]);
+    assert_eq!(objects.list("team-a").await.unwrap().len(), cloud_data::OBJECTS);
+    assert!(objects.list("team-b").await.unwrap().is_empty());
+}

@@ -1,4 +1,4 @@
-//! DynamoDB index and S3 chunks: the `storage.aws` section and clients.
+//! DynamoDB index, S3 chunks and chunks in DynamoDB tables: the `storage.aws` section and clients.
 //!
 //! The config is always compiled (so every config file parses); the clients only with the
 //! `aws` cargo feature. The factory functions exist either way: without the feature they return
@@ -50,6 +50,23 @@ pub async fn table_client(config: &AwsConfig) -> Result<Arc<dyn TableClient>, St
     #[cfg(not(feature = "aws"))]
     {
         let _ = config;
+        Err(not_compiled())
+    }
+}
+
+/// The object client keeping chunks in the DynamoDB chunk tables of `schema`
+/// (`object_store: aws-dynamo`), connected as `config.dynamodb` says.
+pub async fn dynamodb_chunk_client(
+    config: &AwsConfig,
+    schema: &crate::schema::config::SchemaConfig,
+) -> Result<Arc<dyn ObjectClient>, StorageError> {
+    #[cfg(feature = "aws")]
+    {
+        Ok(Arc::new(dynamodb::chunks::DynamoDbChunkClient::connect(config, schema.clone()).await?))
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = (config, schema);
         Err(not_compiled())
     }
 }

@@ -5,6 +5,7 @@
 //! immutable and their keys carry their checksum, so entries never go stale; `delete` only
 //! removes the object (the index rows pointing at it go with it).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -75,5 +76,44 @@ impl ObjectClient for CachingObjectClient {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         self.inner.list(prefix).await
+    }
+
+    async fn put_many(&self, objects: Vec<(String, Bytes)>, concurrency: usize) -> Result<(), StorageError> {
+        self.inner.put_many(objects.clone(), concurrency).await?;
+        self.cache.store(objects).await;
+        Ok(())
+    }
+
+    /// One cache lookup for every key, then one batch from the store for those missing.
+    async fn get_many(&self, keys: &[String], concurrency: usize) -> Result<Vec<Bytes>, StorageError> {
+        let fetched = self.cache.fetch(keys).await;
+        let mut found: HashMap<String, Bytes> = HashMap::with_capacity(keys.len());
+        for (key, data) in fetched.found {
+            if intact(&key, &data) {
+                found.insert(key, data);
+            } else {
+                self.metrics.count_corrupt_chunk(&self.name);
+                tracing::warn!(cache = %self.name, key, "cached chunk fails its checksum; reading the store");
+            }
+        }
+        let mut asked = HashSet::new();
+        let missing: Vec<String> = keys
+            .iter()
+            .filter(|key| !found.contains_key(*key) && asked.insert(key.as_str()))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let data = self.inner.get_many(&missing, concurrency).await?;
+            let fresh: Vec<(String, Bytes)> = missing.into_iter().zip(data).collect();
+            found.extend(fresh.iter().cloned());
+            self.cache.store(fresh).await;
+        }
+        keys.iter()
+            .map(|key| found.get(key).cloned().ok_or_else(|| StorageError::NotFound(key.clone())))
+            .collect()
+    }
+
+    fn table_client(self: Arc<Self>) -> Option<Arc<dyn crate::table_client::TableClient>> {
+        Arc::clone(&self.inner).table_client()
     }
 }

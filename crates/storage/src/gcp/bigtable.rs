@@ -35,7 +35,7 @@ const QUERY_CONCURRENCY: usize = 16;
 const WRITE_ATTEMPTS: usize = 3;
 
 /// One write unit: a row key and its cells (qualifier, value).
-type RowCells = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+pub(super) type RowCells = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// Why a `MutateRows` request failed: the table is missing (create it and retry) or otherwise.
 enum MutateError {
@@ -59,7 +59,7 @@ impl std::fmt::Debug for BigtableIndexClient {
     }
 }
 
-fn status_of(error: &BigtableError) -> Option<Code> {
+pub(super) fn status_of(error: &BigtableError) -> Option<Code> {
     match error {
         BigtableError::RpcError(status) => Some(status.code()),
         _ => None,
@@ -158,6 +158,11 @@ impl BigtableIndexClient {
         let admin = BigtableAdmin::connect(config).await?;
         let table_cache = config.table_cache_enabled.then_some(config.table_cache_expiration.0);
         Ok(Self { data: connection.client(), admin, known_tables: Arc::default(), table_cache })
+    }
+
+    /// The data-API client (for the chunk client sharing this connection).
+    pub(super) fn data_client(&self) -> BigTable {
+        self.data.clone()
     }
 
     /// The table-admin half, for the table manager.
@@ -271,7 +276,7 @@ impl BigtableIndexClient {
     }
 
     /// Writes the rows of one table; a table deleted behind a stale cache entry is re-created.
-    async fn write_table(&self, table: String, rows: Vec<RowCells>) -> Result<(), StorageError> {
+    pub(super) async fn write_table(&self, table: String, rows: Vec<RowCells>) -> Result<(), StorageError> {
         self.ensure_table(&table).await?;
         futures::stream::iter(write_batches(rows))
             .map(|batch| {

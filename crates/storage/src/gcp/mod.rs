@@ -1,4 +1,4 @@
-//! Bigtable index (Cortex's `gcp-columnkey` layout) and GCS chunks: the `storage.bigtable` and
+//! Bigtable index (Cortex's `gcp-columnkey` layout), chunks in Bigtable tables and GCS chunks: the `storage.bigtable` and
 //! `storage.gcs` sections, the clients, and the factories the rest of the system calls.
 //!
 //! The config and the factories are always compiled (so every config file parses and callers
@@ -8,6 +8,8 @@
 pub mod admin;
 #[cfg(feature = "gcp")]
 pub mod bigtable;
+#[cfg(feature = "gcp")]
+pub mod bigtable_chunks;
 pub mod config;
 #[cfg(feature = "gcp")]
 pub mod gcs;
@@ -49,6 +51,23 @@ pub async fn table_client(config: &BigtableConfig) -> Result<Arc<dyn TableClient
     {
         let _ = config;
         Err(not_built("the bigtable table client"))
+    }
+}
+
+/// The object client keeping chunks in the Bigtable chunk tables of `schema`
+/// (`object_store: bigtable`, `gcp`, `gcp-columnkey`, `bigtable-hashed`).
+pub async fn bigtable_chunk_client(
+    config: &BigtableConfig,
+    schema: &crate::schema::config::SchemaConfig,
+) -> Result<Arc<dyn ObjectClient>, StorageError> {
+    #[cfg(feature = "gcp")]
+    {
+        Ok(Arc::new(bigtable_chunks::BigtableChunkClient::connect(config, schema.clone()).await?))
+    }
+    #[cfg(not(feature = "gcp"))]
+    {
+        let _ = (config, schema);
+        Err(not_built("chunks in bigtable"))
     }
 }
 

@@ -51,6 +51,26 @@ pub async fn run_object_client_suite(client: &dyn ObjectClient) {
     client.put("team-a/empty:0:0:0", Bytes::new()).await.expect("empty object");
     assert!(client.get("team-a/empty:0:0:0").await.expect("get").is_empty());
 
+    // Batches: many objects in one call, read back in the order asked for.
+    let batch: Vec<(String, Bytes)> = (0..60)
+        .map(|i| {
+            (format!("team-batch/{i:x}:{:x}:1:0", i * 86_400_000_i64), Bytes::from(format!("object {i}")))
+        })
+        .collect();
+    client.put_many(batch.clone(), 4).await.expect("put_many");
+    let wanted: Vec<String> = batch.iter().rev().map(|(key, _)| key.clone()).collect();
+    let got = client.get_many(&wanted, 4).await.expect("get_many");
+    let expected: Vec<Bytes> = batch.iter().rev().map(|(_, data)| data.clone()).collect();
+    assert_eq!(got, expected, "get_many answers in the order asked");
+    assert!(client.get_many(&[], 4).await.expect("no keys").is_empty());
+    let with_missing = [wanted[0].clone(), "team-batch/ff:0:1:0".to_string()];
+    let missing = client.get_many(&with_missing, 4).await;
+    assert!(matches!(missing, Err(StorageError::NotFound(_))), "a missing key fails get_many: {missing:?}");
+    assert_eq!(client.list("team-batch").await.expect("list").len(), 60);
+    for (key, _) in &batch {
+        client.delete(key).await.expect("delete");
+    }
+
     client.delete(keys[1]).await.expect("delete");
     client.delete(keys[1]).await.expect("deleting a missing object succeeds");
     assert!(matches!(client.get(keys[1]).await, Err(StorageError::NotFound(_))));

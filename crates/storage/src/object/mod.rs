@@ -1,6 +1,8 @@
 //! The object client: put, get, delete and list of chunk objects by key. Backends: `memory`
 //! (tests), `filesystem` (the local default, through `object_store`'s `LocalFileSystem`) and
-//! `cloud` (Azure Blob, through `object_store`); GCS lives in `gcp::gcs`.
+//! `cloud` (Azure Blob, through `object_store`); GCS lives in `gcp::gcs`, S3 in `aws::s3`, and
+//! the table-based stores (chunks as rows of the schema's chunk tables) in
+//! `aws::dynamodb::chunks` and `gcp::bigtable_chunks`.
 
 #[cfg(feature = "azure")]
 pub mod cloud;
@@ -8,11 +10,17 @@ pub mod conformance;
 #[cfg(feature = "local")]
 pub mod filesystem;
 pub mod memory;
+pub mod tables;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::{FuturesOrdered, FuturesUnordered};
+use futures::StreamExt;
 
 use crate::error::StorageError;
+use crate::table_client::TableClient;
 
 /// A store of immutable objects addressed by `/`-separated keys.
 ///
@@ -34,6 +42,45 @@ pub trait ObjectClient: Send + Sync {
 
     /// Keys under the path `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+
+    /// Stores every `(key, data)` pair, at most `concurrency` requests in flight. Backends
+    /// with batch writes (DynamoDB's BatchWriteItem, Bigtable's MutateRows) override it; the
+    /// default puts one object at a time.
+    async fn put_many(&self, objects: Vec<(String, Bytes)>, concurrency: usize) -> Result<(), StorageError> {
+        let mut writes = FuturesUnordered::new();
+        for (key, data) in &objects {
+            if writes.len() >= concurrency.max(1) {
+                writes.next().await.transpose()?;
+            }
+            writes.push(self.put(key, data.clone()));
+        }
+        while writes.next().await.transpose()?.is_some() {}
+        Ok(())
+    }
+
+    /// The objects under `keys`, in the same order, at most `concurrency` requests in flight;
+    /// a missing one fails the call with `StorageError::NotFound`. Backends with batch reads
+    /// (DynamoDB's BatchGetItem, Bigtable's multi-row ReadRows) override it.
+    async fn get_many(&self, keys: &[String], concurrency: usize) -> Result<Vec<Bytes>, StorageError> {
+        let mut objects = Vec::with_capacity(keys.len());
+        let mut reads = FuturesOrdered::new();
+        for key in keys {
+            if reads.len() >= concurrency.max(1) {
+                objects.extend(reads.next().await.transpose()?);
+            }
+            reads.push_back(self.get(key));
+        }
+        while let Some(data) = reads.next().await.transpose()? {
+            objects.push(data);
+        }
+        Ok(objects)
+    }
+
+    /// The table client of a store that keeps chunks in periodic tables, so the table
+    /// manager can create and delete the chunk tables even when the index lives elsewhere.
+    fn table_client(self: Arc<Self>) -> Option<Arc<dyn TableClient>> {
+        None
+    }
 }
 
 /// Whether `key` lies under the `/`-delimited path `prefix`.

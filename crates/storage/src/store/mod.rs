@@ -111,6 +111,12 @@ impl ChunkStore {
         self.periods.iter().map(|clients| clients.index.clone()).collect()
     }
 
+    /// The object client of each period of `self.schema().configs`, in order (table-based
+    /// chunk stores give the table manager their table clients).
+    pub fn period_object_clients(&self) -> Vec<Arc<dyn ObjectClient>> {
+        self.periods.iter().map(|clients| clients.objects.clone()).collect()
+    }
+
     /// The clients of `period`, which must be one of `self.schema().configs`.
     pub(crate) fn clients_of(&self, period: &PeriodConfig) -> &PeriodClients {
         let index = self.schema.configs.iter().position(|p| std::ptr::eq(p, period)).unwrap_or(0);

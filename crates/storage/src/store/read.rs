@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
 use neocortex_core::matcher::matches_all;
 use neocortex_core::{
     Labels, LazySeries, MatchOp, Matcher, QueryError, Sample, SampleSource, Series, SeriesSamples, TenantId,
@@ -15,6 +14,7 @@ use neocortex_core::{
 use crate::chunk_key::ChunkRef;
 use crate::error::{StorageError, QUERY_MUST_CONTAIN_METRIC_NAME};
 use crate::index::IndexClient;
+use crate::object::ObjectClient;
 use crate::object_format::{self, OpenedObject};
 use crate::schema::config::Bucket;
 use crate::schema::entries::{parse_row, IndexQuery, IndexSchema, ParsedRow};
@@ -299,16 +299,31 @@ impl ChunkStore {
         matchers: &[Matcher],
     ) -> Result<Vec<FetchedObject>, StorageError> {
         let refs = self.chunk_refs(tenant, start_ms, end_ms, metric_name, matchers).await?;
-        let fetched: Vec<(ChunkRef, Bytes)> = futures::stream::iter(refs)
-            .map(|chunk| async move {
-                let data = self.clients_at(chunk.from_ms).objects.get(&chunk.external_key()).await?;
-                Ok::<_, StorageError>((chunk, data))
-            })
-            .buffer_unordered(self.object_concurrency)
-            .try_collect()
-            .await?;
+        let fetched = self.fetch_objects(refs).await?;
         let objects = open_all(fetched).await?;
         Ok(objects.into_iter().filter(|object| matches_all(matchers, &object.object.labels)).collect())
+    }
+}
+
+impl ChunkStore {
+    /// The stored bytes of `refs`: one `get_many` per period object client, so table-based
+    /// stores (DynamoDB, Bigtable) read in batches.
+    async fn fetch_objects(&self, refs: Vec<ChunkRef>) -> Result<Vec<(ChunkRef, Bytes)>, StorageError> {
+        let mut groups: Vec<(Arc<dyn ObjectClient>, Vec<ChunkRef>)> = Vec::new();
+        for chunk in refs {
+            let client = &self.clients_at(chunk.from_ms).objects;
+            match groups.iter_mut().find(|(known, _)| Arc::ptr_eq(known, client)) {
+                Some((_, chunks)) => chunks.push(chunk),
+                None => groups.push((Arc::clone(client), vec![chunk])),
+            }
+        }
+        let mut fetched = Vec::new();
+        for (client, chunks) in groups {
+            let keys: Vec<String> = chunks.iter().map(ChunkRef::external_key).collect();
+            let data = client.get_many(&keys, self.object_concurrency).await?;
+            fetched.extend(chunks.into_iter().zip(data));
+        }
+        Ok(fetched)
     }
 }
 

@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
 use neocortex_chunk::XorChunk;
 use neocortex_core::{Labels, Sample, TenantId};
 
@@ -64,6 +63,9 @@ fn merged_samples(chunks: &[XorChunk]) -> Vec<Sample> {
     }
     samples
 }
+
+/// The objects of one flush bound for one object client.
+type ClientBatch = (Arc<dyn ObjectClient>, Vec<(String, Bytes)>);
 
 struct PendingObject {
     key: String,
@@ -141,11 +143,17 @@ impl ChunkStore {
             object_bytes: objects.iter().map(|o| o.data.len()).sum(),
             ..PutStats::default()
         };
-        futures::stream::iter(objects)
-            .map(|object| async move { object.client.put(&object.key, object.data).await })
-            .buffer_unordered(self.object_concurrency)
-            .try_collect::<()>()
-            .await?;
+        // One `put_many` per object client (periods may name different stores).
+        let mut groups: Vec<ClientBatch> = Vec::new();
+        for object in objects {
+            match groups.iter_mut().find(|(known, _)| Arc::ptr_eq(known, &object.client)) {
+                Some((_, batch)) => batch.push((object.key, object.data)),
+                None => groups.push((object.client, vec![(object.key, object.data)])),
+            }
+        }
+        for (client, batch) in groups {
+            client.put_many(batch, self.object_concurrency).await?;
+        }
 
         let dedupe_keys: Vec<String> = label_rows.iter().map(|(key, _, _)| key.clone()).collect();
         let missing = self.dedupe.missing(&dedupe_keys).await;

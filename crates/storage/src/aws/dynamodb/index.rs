@@ -23,7 +23,7 @@ use crate::schema::entries::{IndexEntry, IndexQuery, IndexRow};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// One BatchWriteItem request body: write requests per table.
-type WriteBatch = HashMap<String, Vec<WriteRequest>>;
+pub(super) type WriteBatch = HashMap<String, Vec<WriteRequest>>;
 
 /// The DynamoDB item of an entry; an empty value is left out, as Cortex does.
 fn item(entry: &IndexEntry) -> Result<WriteRequest, StorageError> {
@@ -73,7 +73,7 @@ fn batch_len(batch: &WriteBatch) -> usize {
 }
 
 /// The wait before retry `attempt` (0-based): doubling from `min`, capped at `max`.
-fn backoff_delay(min: Duration, max: Duration, attempt: u32) -> Duration {
+pub(super) fn backoff_delay(min: Duration, max: Duration, attempt: u32) -> Duration {
     min.saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX)).min(max)
 }
 
@@ -117,7 +117,7 @@ impl QueryExpression {
 impl DynamoDbClient {
     /// Sends one batch until every item is processed: unprocessed items are retried after a
     /// backoff and at most `throttle_limit` items per second; a missing table is created once.
-    async fn write_batch(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
+    pub(super) async fn write_batch(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
         let backoff = &self.config.backoff_config;
         let mut retries = 0u32;
         let mut created_tables = false;

@@ -1,8 +1,10 @@
 //! DynamoDB as the index store, with Cortex's table layout: hash key `h` (string), range key `r`
 //! (binary), value `c` (binary, absent when empty). One client serves both the
 //! [`IndexClient`](crate::IndexClient) (`index.rs`) and the
-//! [`TableClient`](crate::table_client::TableClient) (`tables.rs`).
+//! [`TableClient`](crate::table_client::TableClient) (`tables.rs`); `chunks.rs` keeps chunk
+//! objects in the chunk tables (`object_store: aws-dynamo`).
 
+pub mod chunks;
 mod index;
 mod tables;
 
