@@ -5,7 +5,9 @@
 //!
 //! Each storage backend is one [`BackendCase`]: the `schema:` and `storage:` sections of the YAML
 //! config file (`-config.file`) that select it, as a user writes them, and the servers it needs
-//! (moto for aws, cbtemulator + fake-gcs-server for gcp, Azurite for azure, started by
+//! (moto for aws — DynamoDB index with S3 chunks, and with chunks in DynamoDB chunk tables —,
+//! cbtemulator + fake-gcs-server for gcp — Bigtable index with GCS chunks, and cbtemulator alone
+//! with chunks in Bigtable chunk tables —, Azurite for azure, started by
 //! `neocortex-testkit`); the scenario is the same for all of them. A missing emulator skips its
 //! case with a notice, or fails it under `CI=true` saying what to install. Cassandra cannot run
 //! here: its case checks that the binary accepts the config and refuses to start with a clear

@@ -36,6 +36,33 @@ pub struct BigtableChunkClient {
     tables: ChunkTables,
 }
 
+/// Most object bytes in one write (gRPC servers, the emulator among them, refuse messages over
+/// 4 MiB by default).
+const MAX_WRITE_BYTES: usize = 2 << 20;
+/// Writes of one `put_many` in flight at once.
+const WRITE_CONCURRENCY: usize = 4;
+
+/// The rows of `objects` (one table) in groups of at most [`MAX_WRITE_BYTES`] (a bigger object
+/// goes alone).
+fn write_groups(objects: Vec<(String, Bytes)>) -> Vec<Vec<RowCells>> {
+    let mut groups = Vec::new();
+    let mut group: Vec<RowCells> = Vec::new();
+    let mut bytes = 0;
+    for (key, data) in objects {
+        let size = key.len() + data.len();
+        if !group.is_empty() && bytes + size > MAX_WRITE_BYTES {
+            groups.push(std::mem::take(&mut group));
+            bytes = 0;
+        }
+        bytes += size;
+        group.push((key.into_bytes(), vec![(CHUNK_COLUMN.to_vec(), data.to_vec())]));
+    }
+    if !group.is_empty() {
+        groups.push(group);
+    }
+    groups
+}
+
 /// Only the latest version of the chunk cell.
 fn chunk_cell_filter() -> RowFilter {
     let filters = vec![
@@ -163,14 +190,17 @@ impl ObjectClient for BigtableChunkClient {
         Ok(keys)
     }
 
-    async fn put_many(&self, objects: Vec<(String, Bytes)>, _concurrency: usize) -> Result<(), StorageError> {
+    async fn put_many(&self, objects: Vec<(String, Bytes)>, concurrency: usize) -> Result<(), StorageError> {
+        let mut writes = Vec::new();
         for (table, objects) in self.tables.group(objects, |(key, _)| key.as_str())? {
-            let rows: Vec<RowCells> = objects
-                .into_iter()
-                .map(|(key, data)| (key.into_bytes(), vec![(CHUNK_COLUMN.to_vec(), data.to_vec())]))
-                .collect();
-            self.bigtable.write_table(table, rows).await?;
+            for rows in write_groups(objects) {
+                writes.push(self.bigtable.write_table(table.clone(), rows));
+            }
         }
+        futures::stream::iter(writes)
+            .buffer_unordered(concurrency.clamp(1, WRITE_CONCURRENCY))
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 
@@ -193,5 +223,24 @@ impl ObjectClient for BigtableChunkClient {
 
     fn table_client(self: Arc<Self>) -> Option<Arc<dyn TableClient>> {
         Some(Arc::new(self.bigtable.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_grouped_under_the_message_limit() {
+        let objects: Vec<(String, Bytes)> =
+            (0..10).map(|i| (format!("t/{i}:0:1:0"), Bytes::from(vec![0u8; 700 << 10]))).collect();
+        let groups = write_groups(objects);
+        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 2, 2, 2]);
+        let (key, cells) = &groups[0][0];
+        assert_eq!(key, b"t/0:0:1:0");
+        assert_eq!(cells[0].0, CHUNK_COLUMN);
+        let huge = write_groups(vec![("t/a:0:1:0".into(), Bytes::from(vec![0u8; 3 << 20]))]);
+        assert_eq!(huge.len(), 1, "an object over the limit goes alone");
+        assert!(write_groups(Vec::new()).is_empty());
     }
 }
