@@ -334,8 +334,9 @@ async fn chunk_store_round_trip_with_chunks_in_dynamodb() {
     let schema = SchemaConfig::from_yaml(DYNAMO_CHUNKS_SCHEMA).unwrap();
     let tenant = TenantId::new("team-a").unwrap();
     // 30 series: more than one BatchWriteItem (25 items) and one BatchGetItem of 30 keys.
-    let batch: Vec<SeriesChunks> =
-        (0..30).map(|i| SeriesChunks { labels: labels(i), chunks: chunks(&samples(i)) }).collect();
+    let batch: Vec<SeriesChunks> = (0..30)
+        .map(|i| SeriesChunks { labels: labels(i), chunks: xor_chunks(&samples(i), CHUNK_SAMPLES) })
+        .collect();
     {
         let index = aws::index_client(&config).await.unwrap();
         let objects = aws::dynamodb_chunk_client(&config, &schema).await.unwrap();
