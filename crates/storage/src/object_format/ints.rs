@@ -66,7 +66,18 @@ impl<'a> Reader<'a> {
         Some(bytes)
     }
 
+    #[inline]
     pub(crate) fn uvarint(&mut self) -> Option<u64> {
+        // One-byte varints (small residuals, counts) are by far the most common.
+        let first = *self.bytes.get(self.pos)?;
+        if first < 0x80 {
+            self.pos += 1;
+            return Some(u64::from(first));
+        }
+        self.uvarint_long()
+    }
+
+    fn uvarint_long(&mut self) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.u8()?;
@@ -78,6 +89,7 @@ impl<'a> Reader<'a> {
         None
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self) -> Option<i64> {
         self.uvarint().map(unzigzag)
     }
@@ -153,17 +165,27 @@ fn block_column(values: &[i64], shift: u8) -> Vec<u8> {
 }
 
 /// Reads an integer column of `len` values written by [`put_column`].
+#[cfg(test)]
 pub(crate) fn read_column(reader: &mut Reader<'_>, len: usize) -> Option<Vec<i64>> {
+    let mut values = Vec::with_capacity(len.min(1 << 20));
+    read_column_with(reader, len, |value| values.push(value))?;
+    Some(values)
+}
+
+/// Reads an integer column of `len` values written by [`put_column`], handing each value to
+/// `sink` in order (so callers decode straight into their output). On `None` the sink may have
+/// seen some of the values.
+#[inline]
+pub(crate) fn read_column_with(reader: &mut Reader<'_>, len: usize, mut sink: impl FnMut(i64)) -> Option<()> {
     // Every value takes at least one byte as a varint, and a block of up to 1,024 values at
     // least two bytes, so a column cannot claim more values than this bound.
     if len > reader.remaining().saturating_mul(1 << 10) {
         return None;
     }
-    let mut values = Vec::with_capacity(len.min(1 << 20));
     match reader.u8()? {
         PACK_VARINTS => {
             for _ in 0..len {
-                values.push(reader.varint()?);
+                sink(reader.varint()?);
             }
         }
         PACK_BLOCKS => {
@@ -172,23 +194,58 @@ pub(crate) fn read_column(reader: &mut Reader<'_>, len: usize) -> Option<Vec<i64
                 return None;
             }
             let block_len = 1usize << shift;
-            while values.len() < len {
-                let count = block_len.min(len - values.len());
+            let mut done = 0;
+            while done < len {
+                let count = block_len.min(len - done);
                 let min = reader.varint()?;
                 let width = reader.u8()?;
                 if width > 64 {
                     return None;
                 }
                 let bytes = reader.take((count * usize::from(width)).div_ceil(8))?;
-                let mut bits = crate::object_format::bits::BitReader::new(bytes);
-                for _ in 0..count {
-                    values.push(min.wrapping_add(bits.read(width)? as i64));
-                }
+                unpack_block(bytes, count, width, |offset| sink(min.wrapping_add(offset as i64)))?;
+                done += count;
             }
         }
         _ => return None,
     }
-    Some(values)
+    Some(())
+}
+
+/// Unpacks `count` offsets of `width` bits, least significant bit first, from `bytes` (which
+/// holds exactly enough bytes for them).
+#[inline]
+fn unpack_block(bytes: &[u8], count: usize, width: u8, mut sink: impl FnMut(u64)) -> Option<()> {
+    match width {
+        0 => (0..count).for_each(|_| sink(0)),
+        // A value starts at most 7 bits into the word it is loaded from, so up to 57 bits fit.
+        1..=56 => {
+            let width = usize::from(width);
+            let mask = (1u64 << width) - 1;
+            for index in 0..count {
+                let bit = index * width;
+                let start = bit / 8;
+                let word = match bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+                    Some(word) => u64::from_le_bytes(*word),
+                    None => {
+                        // The last few bytes: load what is there, zero-padded.
+                        let mut padded = [0u8; 8];
+                        let tail = bytes.get(start..)?;
+                        padded[..tail.len()].copy_from_slice(tail);
+                        u64::from_le_bytes(padded)
+                    }
+                };
+                sink((word >> (bit % 8)) & mask);
+            }
+        }
+        _ => {
+            let mut bits = crate::object_format::bits::BitReader::new(bytes);
+            for _ in 0..count {
+                sink(bits.read(width)?);
+            }
+        }
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -207,6 +264,39 @@ mod tests {
                 prop_assert_eq!(decoded.as_ref(), Some(column));
                 prop_assert_eq!(reader.remaining(), 0);
             }
+        }
+
+        #[test]
+        fn every_block_width_round_trips(width in 0u32..=64, seed in any::<u64>(), len in 0usize..1_500) {
+            // Offsets spread over exactly `width` bits, so every width from 0 to 64 is packed.
+            let values: Vec<i64> = (0..len as u64)
+                .map(|i| {
+                    let mixed = (seed ^ i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    if width == 0 { 7 } else { (mixed >> (64 - width)) as i64 }
+                })
+                .collect();
+            for shift in BLOCK_SHIFTS {
+                let column = block_column(&values, shift);
+                let mut reader = Reader::new(&column);
+                let decoded = read_column(&mut reader, values.len());
+                prop_assert_eq!(decoded.as_ref(), Some(&values));
+                prop_assert_eq!(reader.remaining(), 0);
+                for cut in [column.len().saturating_sub(1), column.len() / 2] {
+                    if cut < column.len() && !values.is_empty() {
+                        prop_assert_eq!(read_column(&mut Reader::new(&column[..cut]), values.len()), None);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn uvarints_round_trip(value in any::<u64>()) {
+            let mut out = Vec::new();
+            put_uvarint(&mut out, value);
+            let mut reader = Reader::new(&out);
+            prop_assert_eq!(reader.uvarint(), Some(value));
+            prop_assert_eq!(reader.remaining(), 0);
+            prop_assert_eq!(Reader::new(&out[..out.len() - 1]).uvarint(), None);
         }
 
         #[test]

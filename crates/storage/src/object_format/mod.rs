@@ -263,26 +263,35 @@ pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
     Ok(OpenedObject { labels, version, samples: body[reader.position()..].into() })
 }
 
+/// Appends the samples of a version-1 XOR chunk to `out` with the chunk's bulk decoder;
+/// leaves `out` as it was when the chunk is corrupt.
 fn decode_xor_chunk(chunk: &[u8], out: &mut Vec<Sample>) -> Result<(), StorageError> {
-    let mut iter = XorIter::new(chunk);
-    out.reserve(iter.num_samples());
-    out.extend(iter.by_ref().map(|(timestamp_ms, value)| Sample { timestamp_ms, value }));
-    match iter.error() {
-        Some(err) => Err(StorageError::corrupt("chunk", err.to_string())),
-        None => Ok(()),
-    }
+    let base = out.len();
+    XorIter::new(chunk).decode_into(out).map_err(|err| {
+        out.truncate(base);
+        StorageError::corrupt("chunk", err.to_string())
+    })
 }
 
+/// Appends the samples of a version-2 body (from the sample count on) to `out`, timestamps
+/// first and then the values written into the same samples, with no intermediate vectors.
+/// Leaves `out` as it was when the columns are malformed.
 fn decode_columns(reader: &mut Reader<'_>, out: &mut Vec<Sample>) -> Option<()> {
-    let len = reader.count(MAX_SAMPLES)?;
-    let times = timestamps::read(reader, len)?;
-    let values = values::read(reader, len)?;
-    if reader.remaining() != 0 {
-        return None;
+    let base = out.len();
+    let decoded = (|| {
+        let len = reader.count(MAX_SAMPLES)?;
+        timestamps::read_into(reader, len, out)?;
+        let samples = out.get_mut(base..)?;
+        if samples.len() != len {
+            return None;
+        }
+        values::read_into(reader, samples)?;
+        (reader.remaining() == 0).then_some(())
+    })();
+    if decoded.is_none() {
+        out.truncate(base);
     }
-    out.reserve(len);
-    out.extend(times.into_iter().zip(values).map(|(timestamp_ms, value)| Sample { timestamp_ms, value }));
-    Some(())
+    decoded
 }
 
 #[cfg(test)]

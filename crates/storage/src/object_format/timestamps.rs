@@ -10,7 +10,9 @@
 //! - **delta**: each timestamp's distance from its predecessor minus the step, for intervals that
 //!   drift away from any grid.
 
-use crate::object_format::ints::{compressed_len, put_column, put_varint, read_column, Reader};
+use neocortex_core::Sample;
+
+use crate::object_format::ints::{compressed_len, put_column, put_varint, read_column_with, Reader};
 
 const MODE_GRID: u8 = 0;
 const MODE_DELTA: u8 = 1;
@@ -66,37 +68,43 @@ fn residuals(timestamps: &[i64], step: i64, mode: u8) -> Vec<i64> {
         .collect()
 }
 
-/// Reads `len` timestamps written by [`put`].
-pub(crate) fn read(reader: &mut Reader<'_>, len: usize) -> Option<Vec<i64>> {
+/// Reads `len` timestamps written by [`put`], appending one sample per timestamp to `out`
+/// with a zero value for [`super::values::read_into`] to fill in. On `None` some samples may
+/// have been appended.
+pub(crate) fn read_into(reader: &mut Reader<'_>, len: usize, out: &mut Vec<Sample>) -> Option<()> {
     if len == 0 {
-        return Some(Vec::new());
+        return Some(());
     }
     let first = reader.varint()?;
+    let sample = |timestamp_ms| Sample { timestamp_ms, value: 0.0 };
     if len == 1 {
-        return Some(vec![first]);
+        out.push(sample(first));
+        return Some(());
     }
     let step = reader.varint()?;
     let mode = reader.u8()?;
     if mode != MODE_GRID && mode != MODE_DELTA {
         return None;
     }
-    let residuals = read_column(reader, len - 1)?;
-    let mut timestamps = Vec::with_capacity(len);
-    timestamps.push(first);
-    let (mut grid, mut previous) = (first, first);
-    for residual in residuals {
-        let t = if mode == MODE_DELTA {
-            previous.wrapping_add(step).wrapping_add(residual)
-        } else {
+    // The column refuses lengths its bytes cannot hold before anything is pushed.
+    out.reserve(len.min(reader.remaining().saturating_mul(1 << 10) + 1));
+    out.push(sample(first));
+    if mode == MODE_DELTA {
+        let mut previous = first;
+        read_column_with(reader, len - 1, |residual| {
+            previous = previous.wrapping_add(step).wrapping_add(residual);
+            out.push(sample(previous));
+        })
+    } else {
+        let mut grid = first;
+        let half_step = step.unsigned_abs() / 2;
+        read_column_with(reader, len - 1, |residual| {
             let predicted = grid.wrapping_add(step);
-            grid =
-                if within_half_step(residual, step) { predicted } else { predicted.wrapping_add(residual) };
-            predicted.wrapping_add(residual)
-        };
-        previous = t;
-        timestamps.push(t);
+            let t = predicted.wrapping_add(residual);
+            grid = if residual.unsigned_abs() <= half_step { predicted } else { t };
+            out.push(sample(t));
+        })
     }
-    Some(timestamps)
 }
 
 #[cfg(test)]
@@ -108,7 +116,10 @@ mod tests {
         let mut out = Vec::new();
         put(&mut out, timestamps);
         let mut reader = Reader::new(&out);
-        assert_eq!(read(&mut reader, timestamps.len()).as_deref(), Some(timestamps));
+        let mut samples = Vec::new();
+        assert_eq!(read_into(&mut reader, timestamps.len(), &mut samples), Some(()));
+        let decoded: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
+        assert_eq!(decoded, timestamps);
         assert_eq!(reader.remaining(), 0);
         out
     }

@@ -9,7 +9,11 @@
 //! all have the same bits is one word.
 
 use crate::object_format::bits::{BitReader, BitWriter};
-use crate::object_format::ints::{compressed_len, put_column, put_uvarint, put_varint, read_column, Reader};
+use neocortex_core::Sample;
+
+use crate::object_format::ints::{
+    compressed_len, put_column, put_uvarint, put_varint, read_column_with, Reader,
+};
 
 const MODE_CONSTANT: u8 = 0;
 const MODE_DECIMAL: u8 = 1;
@@ -162,23 +166,29 @@ fn xor_column(values: &[f64]) -> Vec<u8> {
     out
 }
 
-/// Reads `len` values written by [`put`].
-pub(crate) fn read(reader: &mut Reader<'_>, len: usize) -> Option<Vec<f64>> {
-    if len == 0 {
-        return Some(Vec::new());
+/// Reads the values written by [`put`] into `samples` (one per sample, in order), leaving
+/// their timestamps alone. On `None` some values may have been written.
+pub(crate) fn read_into(reader: &mut Reader<'_>, samples: &mut [Sample]) -> Option<()> {
+    if samples.is_empty() {
+        return Some(());
     }
     match reader.u8()? {
-        MODE_CONSTANT => Some(vec![f64::from_bits(reader.u64_le()?); len]),
-        MODE_DECIMAL => read_decimal(reader, len),
+        MODE_CONSTANT => {
+            let value = f64::from_bits(reader.u64_le()?);
+            samples.iter_mut().for_each(|sample| sample.value = value);
+            Some(())
+        }
+        MODE_DECIMAL => read_decimal(reader, samples),
         MODE_XOR => {
             let stream_len = reader.count(reader.remaining())?;
-            read_xor(reader.take(stream_len)?, len)
+            read_xor(reader.take(stream_len)?, samples)
         }
         _ => None,
     }
 }
 
-fn read_decimal(reader: &mut Reader<'_>, len: usize) -> Option<Vec<f64>> {
+fn read_decimal(reader: &mut Reader<'_>, samples: &mut [Sample]) -> Option<()> {
+    let len = samples.len();
     let decimals = usize::from(reader.u8()?);
     let order = reader.u8()?;
     if decimals > MAX_DECIMALS || !(1..=2).contains(&order) {
@@ -186,57 +196,79 @@ fn read_decimal(reader: &mut Reader<'_>, len: usize) -> Option<Vec<f64>> {
     }
     let divisor = i64::try_from(reader.uvarint()?).ok()?;
     let first = reader.varint()?;
-    let mut mantissas = Vec::with_capacity(len);
-    mantissas.push(first);
+    let scale = POW10[decimals];
+    samples[0].value = first as f64 / scale;
+    let mut rest = samples[1..].iter_mut();
+    let mut m = first;
     if order == 1 {
-        let mut m = first;
-        for delta in read_column(reader, len - 1)? {
+        read_column_with(reader, len - 1, |delta| {
             m = m.wrapping_add(delta.wrapping_mul(divisor));
-            mantissas.push(m);
-        }
+            if let Some(sample) = rest.next() {
+                sample.value = m as f64 / scale;
+            }
+        })?;
     } else if len > 1 {
         let mut delta = reader.varint()?;
-        let mut m = first.wrapping_add(delta.wrapping_mul(divisor));
-        mantissas.push(m);
-        for second in read_column(reader, len.saturating_sub(2))? {
+        m = first.wrapping_add(delta.wrapping_mul(divisor));
+        if let Some(sample) = rest.next() {
+            sample.value = m as f64 / scale;
+        }
+        read_column_with(reader, len.saturating_sub(2), |second| {
             delta = delta.wrapping_add(second);
             m = m.wrapping_add(delta.wrapping_mul(divisor));
-            mantissas.push(m);
-        }
+            if let Some(sample) = rest.next() {
+                sample.value = m as f64 / scale;
+            }
+        })?;
     }
-    let scale = POW10[decimals];
-    let mut values: Vec<f64> = mantissas.iter().map(|m| *m as f64 / scale).collect();
     let exceptions = reader.count(len)?;
     let mut index = 0usize;
     for _ in 0..exceptions {
         index = index.checked_add(usize::try_from(reader.uvarint()?).ok()?)?;
-        *values.get_mut(index)? = f64::from_bits(reader.u64_le()?);
+        samples.get_mut(index)?.value = f64::from_bits(reader.u64_le()?);
     }
-    Some(values)
+    Some(())
 }
 
-fn read_xor(stream: &[u8], len: usize) -> Option<Vec<f64>> {
+fn read_xor(stream: &[u8], samples: &mut [Sample]) -> Option<()> {
+    /// Control bits, leading-zero count and significant-bit count of a new window.
+    const NEW_WINDOW_HEADER: u32 = 2 + 5 + 6;
     let mut bits = BitReader::new(stream);
     let mut previous = bits.read(64)?;
-    let mut values = Vec::with_capacity(len.min(stream.len() * 8 + 1));
-    values.push(f64::from_bits(previous));
+    samples[0].value = f64::from_bits(previous);
     let mut window: Option<(u32, u32)> = None;
-    for _ in 1..len {
-        if bits.bit()? {
-            if bits.bit()? {
-                let leading = bits.read(5)? as u32;
-                let significant = bits.read(6)? as u32 + 1;
+    for sample in &mut samples[1..] {
+        bits.refill();
+        let (register, available) = bits.peek();
+        if available == 0 {
+            return None;
+        }
+        if register & 1 == 1 {
+            if available < 2 {
+                return None;
+            }
+            if register & 2 == 0 {
+                bits.consume(2);
+            } else {
+                if available < NEW_WINDOW_HEADER {
+                    return None;
+                }
+                let leading = ((register >> 2) & 0x1f) as u32;
+                let significant = ((register >> 7) & 0x3f) as u32 + 1;
                 if leading + significant > 64 {
                     return None;
                 }
+                bits.consume(NEW_WINDOW_HEADER);
                 window = Some((leading, 64 - leading - significant));
             }
             let (lead, trail) = window?;
             previous ^= bits.read((64 - lead - trail) as u8)? << trail;
+        } else {
+            bits.consume(1);
         }
-        values.push(f64::from_bits(previous));
+        sample.value = f64::from_bits(previous);
     }
-    Some(values)
+    Some(())
 }
 
 #[cfg(test)]
@@ -245,6 +277,13 @@ mod tests {
     use proptest::prelude::*;
 
     const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+    /// Reads `len` values into fresh samples.
+    fn read(reader: &mut Reader<'_>, len: usize) -> Option<Vec<f64>> {
+        let mut samples = vec![Sample { timestamp_ms: 0, value: 0.0 }; len];
+        read_into(reader, &mut samples)?;
+        Some(samples.iter().map(|s| s.value).collect())
+    }
 
     fn round_trip(values: &[f64]) -> Vec<u8> {
         let mut out = Vec::new();
