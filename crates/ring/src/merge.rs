@@ -194,8 +194,7 @@ mod tests {
         let SeriesSamples::Lazy(source) = &merged[0].samples else { panic!("stays lazy") };
         source.decode_into(&mut out).unwrap();
         assert_eq!(out, vec![s(-1, -1.0), s(1, 1.0), s(2, 20.0), s(4, 4.0), s(5, 5.0)]);
-        let decoded =
-            vec![Series { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![s(1, 1.0)] }];
+        let decoded = [Series { labels: Labels::from_pairs([("__name__", "x")]), samples: vec![s(1, 1.0)] }];
         let merged = merge_lazy_series(vec![
             decoded.iter().cloned().map(LazySeries::from).collect(),
             vec![LazySeries::from(Series {
