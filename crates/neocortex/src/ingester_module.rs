@@ -10,6 +10,15 @@ use neocortex_ring::{InstanceState, Ring};
 use crate::modules::Module;
 use crate::services::{ServiceState, Services};
 
+/// What a `/flush` did: series queued, and (when it waited) series whose flush failed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlushOutcome {
+    /// Series queued for a flush.
+    pub queued: usize,
+    /// Series whose flush failed or timed out while the caller waited.
+    pub failed: u64,
+}
+
 /// The id under which the in-process ingester joins the ring.
 pub const INGESTER_ID: &str = "ingester-local";
 
@@ -45,14 +54,18 @@ impl IngesterModule {
     }
 
     /// Queues every series with unflushed samples (`/flush`); with `wait`, returns once the
-    /// queued flushes finished. Returns how many series were queued.
-    pub async fn flush(&self, wait: bool) -> usize {
-        let Some(flusher) = &self.flusher else { return 0 };
+    /// queued flushes finished and counts the series whose flush failed meanwhile (they stay
+    /// in memory for the next sweep).
+    pub async fn flush(&self, wait: bool) -> FlushOutcome {
+        let Some(flusher) = &self.flusher else { return FlushOutcome::default() };
+        let failed_before = flusher.failed_series_total();
         let queued = flusher.flush_all();
+        let mut failed = 0;
         if wait {
             flusher.wait_idle().await;
+            failed = flusher.failed_series_total().saturating_sub(failed_before);
         }
-        queued
+        FlushOutcome { queued, failed }
     }
 
     /// Stops the module: optionally flushes everything (bounded by `flush_timeout`), stops the

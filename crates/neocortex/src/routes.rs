@@ -136,14 +136,22 @@ struct FlushQuery {
 }
 
 /// `/flush`: queues every in-memory series for a flush to the store and answers 204 (with
-/// `wait=true`, once those flushes finished, as Cortex does for blocks).
+/// `wait=true`, once those flushes finished, as Cortex does for blocks; 500 naming the count
+/// when some failed, whose samples stay in memory and the WAL for the next sweep).
 async fn flush_handler(
     State((ingester, _)): State<(Arc<IngesterModule>, Arc<Config>)>,
     Query(query): Query<FlushQuery>,
 ) -> Response {
     let wait = matches!(query.wait.as_deref(), Some("true" | "1"));
-    let queued = ingester.flush(wait).await;
-    tracing::info!(queued, wait, "flush requested over HTTP");
+    let outcome = ingester.flush(wait).await;
+    tracing::info!(queued = outcome.queued, failed = outcome.failed, wait, "flush requested over HTTP");
+    if outcome.failed > 0 {
+        let message = format!(
+            "{} of {} series failed to flush (kept in memory, retried on the next sweep; see the log)\n",
+            outcome.failed, outcome.queued
+        );
+        return (StatusCode::INTERNAL_SERVER_ERROR, message).into_response();
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

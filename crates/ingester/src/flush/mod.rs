@@ -21,7 +21,7 @@ mod queue;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +54,8 @@ pub struct Flusher {
     metrics: FlushMetrics,
     /// Series queued or being flushed.
     pending: AtomicUsize,
+    /// Series whose flush failed or timed out, since start (what `/flush?wait=true` reports).
+    failed_series: AtomicU64,
     idle: Notify,
     stopping: AtomicBool,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -81,6 +83,7 @@ impl Flusher {
             queues,
             metrics: FlushMetrics::register(registry),
             pending: AtomicUsize::new(0),
+            failed_series: AtomicU64::new(0),
             idle: Notify::new(),
             stopping: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
@@ -133,6 +136,12 @@ impl Flusher {
     /// returns without waiting for the flushes.
     pub fn flush_all(&self) -> usize {
         self.sweep(true)
+    }
+
+    /// How many series failed to flush (error or timeout) since start; a caller waiting for
+    /// its flushes compares it before and after to learn whether they all landed.
+    pub fn failed_series_total(&self) -> u64 {
+        self.failed_series.load(Ordering::SeqCst)
     }
 
     /// Waits until no series is queued or being flushed.
@@ -267,10 +276,12 @@ impl Flusher {
             }
             Ok(Err(err)) => {
                 self.metrics.failed_flushes.inc();
+                self.failed_series.fetch_add(series_count as u64, Ordering::SeqCst);
                 tracing::warn!(tenant = %user, series = series_count, error = %err, "flush failed; retrying on the next sweep");
             }
             Err(_) => {
                 self.metrics.failed_flushes.inc();
+                self.failed_series.fetch_add(series_count as u64, Ordering::SeqCst);
                 tracing::warn!(tenant = %user, series = series_count, timeout = ?self.op_timeout, "flush timed out; retrying on the next sweep");
             }
         }

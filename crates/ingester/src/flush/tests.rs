@@ -338,6 +338,7 @@ async fn a_failed_flush_loses_nothing_and_is_retried() {
     assert_eq!(h.sweep().await, 1);
     assert_eq!(h.sink.series_stored(), 0);
     assert_eq!(h.metric("cortex_ingester_flush_failures_total"), 1.0);
+    assert_eq!(h.flusher.failed_series_total(), 1, "what /flush?wait=true reports");
     assert_eq!(h.ingester.unflushed_series(), 1, "not marked as stored");
     // Long after the retain period nothing is dropped: it was never stored.
     h.clock.advance(HOUR);

@@ -84,6 +84,17 @@ pub async fn run_index_client_suite(client: &dyn IndexClient) {
     let results = client.query(vec![query("t_1", "user:d1:up")]).await.expect("query");
     assert_eq!(results[0], vec![IndexRow { range_value: b"q\x00".to_vec(), value: b"new".to_vec() }]);
 
+    // The same row in two tables in one write (v11's label-names row of a chunk that spans a
+    // table boundary): both land.
+    let spanning = vec![
+        entry("t_1", "series-id", b"\x00\x00\x009\x00", b"[\"job\"]"),
+        entry("t_2", "series-id", b"\x00\x00\x009\x00", b"[\"job\"]"),
+    ];
+    client.batch_write(spanning).await.expect("same row in two tables");
+    let results =
+        client.query(vec![query("t_1", "series-id"), query("t_2", "series-id")]).await.expect("query");
+    assert!(results.iter().all(|rows| rows.len() == 1 && rows[0].value == b"[\"job\"]"), "{results:?}");
+
     // Binary range keys with 0xff bytes and empty values.
     client.batch_write(vec![entry("t_1", "bin", &[0xff, 0x00, 0x01], b"")]).await.expect("binary write");
     let results = client.query(vec![query("t_1", "bin")]).await.expect("query");

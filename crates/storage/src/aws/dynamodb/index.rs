@@ -43,27 +43,33 @@ fn item(entry: &IndexEntry) -> Result<WriteRequest, StorageError> {
     Ok(WriteRequest::builder().put_request(put).build())
 }
 
-/// Splits entries into request bodies of at most 25 items; a row written twice keeps its last
-/// value (DynamoDB refuses a batch with duplicate keys).
+/// Splits entries into request bodies of at most 25 items of one table each; a row written
+/// twice keeps its last value (DynamoDB refuses a batch with duplicate keys). One table per body
+/// because v11's label-names row (hash = series id) is the same item in every table a chunk
+/// spans, and moto refuses equal items in one body even across tables.
 fn write_batches(entries: Vec<IndexEntry>) -> Result<Vec<WriteBatch>, StorageError> {
     let mut unique: BTreeMap<(String, String, Vec<u8>), IndexEntry> = BTreeMap::new();
     for entry in entries {
         unique.insert((entry.table.clone(), entry.hash_value.clone(), entry.range_value.clone()), entry);
     }
     let mut batches = Vec::with_capacity(unique.len().div_ceil(MAX_WRITE_BATCH));
-    let mut current = WriteBatch::new();
-    let mut in_current = 0;
+    let mut current: Option<(String, Vec<WriteRequest>)> = None;
     for entry in unique.into_values() {
         let request = item(&entry)?;
-        current.entry(entry.table).or_default().push(request);
-        in_current += 1;
-        if in_current == MAX_WRITE_BATCH {
-            batches.push(std::mem::take(&mut current));
-            in_current = 0;
+        match &mut current {
+            Some((table, requests)) if *table == entry.table && requests.len() < MAX_WRITE_BATCH => {
+                requests.push(request)
+            }
+            _ => {
+                if let Some((table, requests)) = current.take() {
+                    batches.push(WriteBatch::from([(table, requests)]));
+                }
+                current = Some((entry.table, vec![request]));
+            }
         }
     }
-    if in_current > 0 {
-        batches.push(current);
+    if let Some((table, requests)) = current {
+        batches.push(WriteBatch::from([(table, requests)]));
     }
     Ok(batches)
 }
@@ -305,13 +311,15 @@ mod tests {
     }
 
     #[test]
-    fn batches_hold_25_items_without_duplicates() {
+    fn batches_hold_25_items_of_one_table_without_duplicates() {
         let mut entries: Vec<IndexEntry> =
             (0..60).map(|i| entry("t1", "h", &format!("{i:03}"), "v")).collect();
         entries.push(entry("t2", "h", "x", "v"));
+        entries.push(entry("t2", "h", "000", "v"));
         entries.push(entry("t1", "h", "000", "newer"));
         let batches = write_batches(entries).unwrap();
-        assert_eq!(batches.iter().map(batch_len).collect::<Vec<_>>(), [25, 25, 11]);
+        assert_eq!(batches.iter().map(batch_len).collect::<Vec<_>>(), [25, 25, 10, 2]);
+        assert!(batches.iter().all(|batch| batch.len() == 1), "one table per request body");
         assert_eq!(tables_of(&batches), BTreeSet::from(["t1", "t2"]));
         let first = &batches[0]["t1"][0];
         let item = first.put_request().unwrap().item();
