@@ -2,7 +2,7 @@
 //! ordering rules for incoming samples.
 
 use neocortex_chunk::{XorChunk, XorIter};
-use neocortex_core::{QueryError, Sample, SampleSource};
+use neocortex_core::{ErrorCode, QueryError, Sample, SampleSource};
 
 mod flush_state;
 #[path = "wal/series_hooks.rs"]
@@ -153,20 +153,14 @@ impl SeriesData {
         closed.chain(head)
     }
 
-    /// Appends the samples within `[start_ms, end_ms]` to `out`, in time order.
+    /// Appends the samples within `[start_ms, end_ms]` to `out`, in time order. Chunks are the
+    /// ingester's own, so a decode error cannot happen; one would end that chunk's samples.
     pub(crate) fn samples_in_range(&self, start_ms: i64, end_ms: i64, out: &mut Vec<Sample>) {
         for (min, max, bytes) in self.chunks() {
             if max < start_ms || min > end_ms {
                 continue;
             }
-            for (timestamp_ms, value) in XorIter::new(bytes) {
-                if timestamp_ms > end_ms {
-                    break;
-                }
-                if timestamp_ms >= start_ms {
-                    out.push(Sample { timestamp_ms, value });
-                }
-            }
+            let _ = XorIter::new(bytes).decode_range_into(start_ms, end_ms, out);
         }
     }
 
@@ -228,21 +222,14 @@ impl SampleSource for EncodedRange {
     fn decode_into(&self, out: &mut Vec<Sample>) -> Result<(), QueryError> {
         let mut begin = 0;
         for chunk in self.chunks.iter() {
-            let iter = XorIter::new(&self.bytes[begin..chunk.end]);
+            let mut iter = XorIter::new(&self.bytes[begin..chunk.end]);
             begin = chunk.end;
-            out.reserve(iter.num_samples());
-            if chunk.min_time_ms >= self.start_ms && chunk.max_time_ms <= self.end_ms {
-                out.extend(iter.map(|(timestamp_ms, value)| Sample { timestamp_ms, value }));
-                continue;
-            }
-            for (timestamp_ms, value) in iter {
-                if timestamp_ms > self.end_ms {
-                    break;
-                }
-                if timestamp_ms >= self.start_ms {
-                    out.push(Sample { timestamp_ms, value });
-                }
-            }
+            let decoded = if chunk.min_time_ms >= self.start_ms && chunk.max_time_ms <= self.end_ms {
+                iter.decode_into(out)
+            } else {
+                iter.decode_range_into(self.start_ms, self.end_ms, out)
+            };
+            decoded.map_err(|err| QueryError::new(ErrorCode::Internal, format!("ingester chunk: {err}")))?;
         }
         Ok(())
     }

@@ -33,7 +33,8 @@ pub fn start(
         clients,
         TableManagerMetrics::register(registry),
     )
-    .context("starting the table manager")?;
+    .context("starting the table manager")?
+    .with_chunk_stores(store.period_object_clients());
     let manager = Arc::new(manager);
     Ok(tokio::spawn(manager.run(async move { shutdown.cancelled().await })))
 }

@@ -113,6 +113,10 @@ impl ObjectClient for CachingObjectClient {
             .collect()
     }
 
+    async fn delete_chunks_before(&self, through_before_ms: i64) -> Result<Option<usize>, StorageError> {
+        self.inner.delete_chunks_before(through_before_ms).await
+    }
+
     fn table_client(self: Arc<Self>) -> Option<Arc<dyn crate::table_client::TableClient>> {
         Arc::clone(&self.inner).table_client()
     }

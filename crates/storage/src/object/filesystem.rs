@@ -5,11 +5,12 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 
+use crate::chunk_key::ChunkRef;
 use crate::error::StorageError;
 use crate::object::ObjectClient;
 
@@ -95,7 +96,31 @@ impl ObjectClient for FilesystemObjectClient {
         keys.sort();
         Ok(keys)
     }
+
+    /// Walks every file and deletes the chunk objects that end before the cutoff (by the
+    /// `through` of their key, not the file's age); other files are left alone.
+    async fn delete_chunks_before(&self, through_before_ms: i64) -> Result<Option<usize>, StorageError> {
+        let expired: Vec<String> = self
+            .list("")
+            .await?
+            .into_iter()
+            .filter(|key| {
+                let Some((user, _)) = key.split_once('/') else { return false };
+                ChunkRef::parse(user, key).is_ok_and(|chunk| chunk.through_ms < through_before_ms)
+            })
+            .collect();
+        let deleted = expired.len();
+        futures::stream::iter(expired)
+            .map(|key| async move { self.delete(&key).await })
+            .buffer_unordered(DELETE_CONCURRENCY)
+            .try_collect::<()>()
+            .await?;
+        Ok(Some(deleted))
+    }
 }
+
+/// Files deleted at once by `delete_chunks_before`.
+const DELETE_CONCURRENCY: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -106,6 +131,24 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let client = FilesystemObjectClient::open(directory.path()).unwrap();
         crate::object::conformance::run_object_client_suite(&client).await;
+    }
+
+    #[tokio::test]
+    async fn chunks_ending_before_the_cutoff_are_deleted() {
+        let directory = tempfile::tempdir().unwrap();
+        let client = FilesystemObjectClient::open(directory.path()).unwrap();
+        let chunk = |from_ms, through_ms| {
+            ChunkRef { user: "team-a".into(), fingerprint: 0xabc, from_ms, through_ms, checksum: 7 }
+                .external_key()
+        };
+        let (old, edge, new) = (chunk(1_000, 5_000), chunk(2_000, 10_000), chunk(9_000, 20_000));
+        for key in [&old, &edge, &new, &"team-a/not-a-chunk".to_string(), &"loose".to_string()] {
+            client.put(key, Bytes::from_static(b"x")).await.unwrap();
+        }
+        assert_eq!(client.delete_chunks_before(10_000).await.unwrap(), Some(1));
+        let mut left = vec![edge, new, "loose".to_string(), "team-a/not-a-chunk".to_string()];
+        left.sort();
+        assert_eq!(client.list("").await.unwrap(), left, "only the chunk ending before the cutoff went");
     }
 
     #[test]

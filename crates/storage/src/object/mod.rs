@@ -76,6 +76,15 @@ pub trait ObjectClient: Send + Sync {
         Ok(objects)
     }
 
+    /// Deletes every chunk object (key `<user>/<fingerprint>:<from>:<through>:<checksum>`)
+    /// whose last sample is before `through_before_ms`, for the table manager's retention, and
+    /// returns how many it deleted; `None` when the store leaves expiry to something else (a
+    /// bucket's lifecycle rule for S3, GCS and Azure; dropped tables for table-based stores).
+    async fn delete_chunks_before(&self, through_before_ms: i64) -> Result<Option<usize>, StorageError> {
+        let _ = through_before_ms;
+        Ok(None)
+    }
+
     /// The table client of a store that keeps chunks in periodic tables, so the table
     /// manager can create and delete the chunk tables even when the index lives elsewhere.
     fn table_client(self: Arc<Self>) -> Option<Arc<dyn TableClient>> {

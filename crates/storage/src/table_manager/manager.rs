@@ -6,15 +6,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
+
 use neocortex_core::ConfigSection;
 
 use crate::error::StorageError;
+use crate::object::ObjectClient;
 use crate::schema::config::SchemaConfig;
 use crate::table_client::{TableClient, TableDesc};
 use crate::table_manager::config::TableManagerConfig;
 use crate::table_manager::metrics::TableManagerMetrics;
 use crate::table_manager::plan::{
-    backends_in, expected_tables, managed_prefixes, needs_update, plan_sync, PlanClock, TableBackend,
+    backends_in, chunk_retention_cutoff, expected_tables, managed_prefixes, needs_update, plan_sync,
+    PlanClock, TableBackend,
 };
 
 /// What one sync did.
@@ -28,6 +32,9 @@ pub struct SyncReport {
     pub deleted: Vec<String>,
     /// Tables past the retention left in place because `retention_deletes_enabled` is false.
     pub would_delete: Vec<String>,
+    /// Chunk objects deleted by retention (from stores that expire chunks themselves, such as
+    /// the filesystem; see [`ObjectClient::delete_chunks_before`]).
+    pub deleted_chunks: usize,
     /// What failed (the sync goes on past a failed table).
     pub failures: Vec<String>,
 }
@@ -39,6 +46,11 @@ pub struct TableManager {
     schema: SchemaConfig,
     max_chunk_age: Duration,
     clients: BTreeMap<TableBackend, Arc<dyn TableClient>>,
+    /// Object stores whose chunks retention deletes (distinct clients).
+    chunk_stores: Vec<Arc<dyn ObjectClient>>,
+    /// The chunk cutoff of the last complete chunk deletion: the walk over a store runs again
+    /// only once the cutoff moves (once per index table period).
+    chunk_cutoff_done: Mutex<Option<i64>>,
     metrics: TableManagerMetrics,
 }
 
@@ -73,7 +85,27 @@ impl TableManager {
                 missing.name()
             )));
         }
-        Ok(Self { config, schema, max_chunk_age, clients, metrics })
+        Ok(Self {
+            config,
+            schema,
+            max_chunk_age,
+            clients,
+            chunk_stores: Vec::new(),
+            chunk_cutoff_done: Mutex::new(None),
+            metrics,
+        })
+    }
+
+    /// Also expires chunk objects in `stores` with retention deletes on (Cortex's table manager
+    /// does this for its filesystem object store); stores that leave expiry to a bucket
+    /// lifecycle rule ignore it. The same client given twice is walked once.
+    pub fn with_chunk_stores(mut self, stores: Vec<Arc<dyn ObjectClient>>) -> Self {
+        for store in stores {
+            if !self.chunk_stores.iter().any(|known| Arc::ptr_eq(known, &store)) {
+                self.chunk_stores.push(store);
+            }
+        }
+        self
     }
 
     /// The backends whose table clients [`TableManager::new`] needs for `schema`.
@@ -138,9 +170,46 @@ impl TableManager {
                 }
             }
         }
+        if self.config.retention_deletes_enabled {
+            if let Some(cutoff) = chunk_retention_cutoff(&self.schema, clock) {
+                self.delete_chunks_before(cutoff, &mut report).await;
+            }
+        }
         self.metrics.create_failures.set(create_failures);
         self.metrics.delete_failures.set(delete_failures);
         report
+    }
+
+    /// Deletes the chunk objects ending before `cutoff` from every chunk store, unless a
+    /// previous sync already did so for this cutoff.
+    async fn delete_chunks_before(&self, cutoff: i64, report: &mut SyncReport) {
+        if self.chunk_stores.is_empty() || self.chunk_cutoff_done.lock().is_some_and(|done| done >= cutoff) {
+            return;
+        }
+        let mut complete = true;
+        for store in &self.chunk_stores {
+            match store.delete_chunks_before(cutoff).await {
+                Ok(Some(deleted)) => {
+                    if deleted > 0 {
+                        tracing::info!(
+                            deleted,
+                            cutoff_ms = cutoff,
+                            "deleted chunks past the retention period"
+                        );
+                    }
+                    report.deleted_chunks += deleted;
+                    self.metrics.chunks_deleted.inc_by(deleted as u64);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    complete = false;
+                    report.failures.push(format!("deleting chunks before {cutoff} ms: {error}"));
+                }
+            }
+        }
+        if complete {
+            *self.chunk_cutoff_done.lock() = Some(cutoff);
+        }
     }
 
     /// Describes an existing expected table, records its capacity and updates it if needed.

@@ -201,3 +201,80 @@ fn refuses_a_schema_without_its_table_client_or_with_a_bad_retention() {
     assert!(err.contains("retention period should now be a multiple of periodic table duration"), "{err}");
     assert_eq!(TableManager::backends_needed(&schema("boltdb")), [TableBackend::Local]);
 }
+
+#[tokio::test]
+async fn filesystem_chunks_go_with_the_index_tables_that_point_at_them() {
+    use crate::chunk_key::ChunkRef;
+    use crate::object::filesystem::FilesystemObjectClient;
+    use bytes::Bytes;
+
+    let dir = tempfile::tempdir().unwrap();
+    let chunks = Arc::new(FilesystemObjectClient::open(dir.path()).unwrap());
+    let key = |from_ms: i64, through_ms: i64| {
+        ChunkRef { user: "team-a".into(), fingerprint: 1, from_ms, through_ms, checksum: 2 }.external_key()
+    };
+    // Ends in week 2610; ends in week 2611 (its rows reach a kept table); in week 2612.
+    let (old, spanning, kept) = (
+        key(week(2610), week(2610) + MS_PER_DAY),
+        key(week(2611) - 3_600_000, week(2611) + 3_600_000),
+        key(week(2612), week(2612) + 60_000),
+    );
+    for chunk in [&old, &spanning, &kept] {
+        chunks.put(chunk, Bytes::from_static(b"chunk")).await.unwrap();
+    }
+    let store: Arc<dyn ObjectClient> = chunks.clone();
+    let build = |deletes: bool| {
+        new_manager(
+            config(2, deletes),
+            schema("inmemory"),
+            TableBackend::InMemory,
+            Arc::new(MemoryIndexClient::new()),
+            &mut Registry::default(),
+        )
+        .with_chunk_stores(vec![store.clone(), store.clone()])
+    };
+
+    // Without retention deletes nothing goes.
+    let report = build(false).sync_tables_at(week(2613) + MS_PER_DAY).await;
+    assert_eq!(report.deleted_chunks, 0);
+    assert_eq!(chunks.list("").await.unwrap().len(), 3);
+
+    // Week 2613 + 1 day, 2 weeks of retention: table 2610 goes, 2611 (holding now - 2 weeks) stays,
+    // so only the chunk whose rows are all in table 2610 is deleted.
+    let manager = build(true);
+    let report = manager.sync_tables_at(week(2613) + MS_PER_DAY).await;
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.deleted_chunks, 1);
+    let mut left = vec![spanning.clone(), kept.clone()];
+    left.sort();
+    assert_eq!(chunks.list("").await.unwrap(), left);
+
+    // The same cutoff is not walked again; the next table period's is.
+    chunks.put(&old, Bytes::from_static(b"chunk")).await.unwrap();
+    assert_eq!(manager.sync_tables_at(week(2613) + 2 * MS_PER_DAY).await.deleted_chunks, 0);
+    let report = manager.sync_tables_at(week(2614)).await;
+    assert_eq!(report.deleted_chunks, 2, "{report:?}");
+    assert_eq!(chunks.list("").await.unwrap(), [kept]);
+}
+
+#[test]
+fn chunk_cutoff_is_the_start_of_the_oldest_kept_index_table() {
+    let clock = |retention_weeks: i64, now: i64| PlanClock {
+        now_ms: now,
+        retention_ms: retention_weeks * WEEK,
+        ..PlanClock::new(&TableManagerConfig::default(), Duration::ZERO, now)
+    };
+    let weekly = schema("inmemory");
+    assert_eq!(chunk_retention_cutoff(&weekly, clock(2, week(2613) + 5)), Some(week(2611)));
+    assert_eq!(chunk_retention_cutoff(&weekly, clock(0, week(2613))), None, "no retention");
+    assert_eq!(chunk_retention_cutoff(&weekly, clock(2, week(2600))), None, "before the first period");
+    let single = SchemaConfig::from_yaml(
+        "configs: [{from: 2020-01-02, store: inmemory, object_store: filesystem, schema: v11, index: {prefix: index}}]",
+    )
+    .unwrap();
+    assert_eq!(
+        chunk_retention_cutoff(&single, clock(2, week(2613))),
+        None,
+        "a single index table is never deleted"
+    );
+}

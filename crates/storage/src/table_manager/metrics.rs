@@ -4,6 +4,7 @@
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -43,6 +44,8 @@ pub struct TableManagerMetrics {
     pub delete_failures: Gauge,
     /// Unix time of the last successful sync.
     pub sync_success_timestamp: Gauge<f64, AtomicU64>,
+    /// Chunk objects deleted by retention (filesystem chunk store).
+    pub chunks_deleted: Counter,
 }
 
 impl Default for TableManagerMetrics {
@@ -56,6 +59,7 @@ impl Default for TableManagerMetrics {
             create_failures: Gauge::default(),
             delete_failures: Gauge::default(),
             sync_success_timestamp: Gauge::default(),
+            chunks_deleted: Counter::default(),
         }
     }
 }
@@ -88,6 +92,11 @@ impl TableManagerMetrics {
             "cortex_table_manager_sync_success_timestamp_seconds",
             "Timestamp of the last successful table manager sync",
             metrics.sync_success_timestamp.clone(),
+        );
+        registry.register(
+            "neocortex_table_manager_chunks_deleted",
+            "Chunk objects deleted by the table manager's retention (stores without lifecycle rules)",
+            metrics.chunks_deleted.clone(),
         );
         metrics
     }

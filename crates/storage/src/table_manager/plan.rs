@@ -339,6 +339,28 @@ pub fn needs_update(current: &TableDesc, expected: &TableDesc) -> bool {
     current.tags != expected.tags
 }
 
+/// The time before which chunk objects may be deleted by retention at `clock`: chunks whose
+/// last sample is before it have every index row in index tables the retention deletes. It is
+/// the start of the index table holding `now - retention`, the earliest such start over the
+/// schema periods begun by then; `None` without retention, or when such a period's index is a
+/// single table (never deleted, so its rows would point at deleted chunks).
+pub fn chunk_retention_cutoff(schema: &SchemaConfig, clock: PlanClock) -> Option<i64> {
+    if clock.retention_ms <= 0 {
+        return None;
+    }
+    let horizon = clock.now_ms.saturating_sub(clock.retention_ms);
+    let mut cutoff: Option<i64> = None;
+    for period in schema.configs.iter().filter(|period| period.from.start_ms <= horizon) {
+        let table_period = period.index.period_ms();
+        if table_period <= 0 {
+            return None;
+        }
+        let start = horizon.div_euclid(table_period) * table_period;
+        cutoff = Some(cutoff.map_or(start, |known| known.min(start)));
+    }
+    cutoff
+}
+
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
