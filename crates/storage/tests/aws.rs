@@ -320,8 +320,9 @@ async fn dynamodb_chunk_conformance() {
     let error = client.put(key, bytes::Bytes::from(vec![7u8; 400 * 1024])).await.unwrap_err();
     assert!(matches!(&error, StorageError::BadQuery(message) if message.contains("400 KB")), "{error}");
     assert!(matches!(client.get(key).await, Err(StorageError::NotFound(_))));
-    // The largest object that fits is stored and read back whole.
-    let fits = bytes::Bytes::from(vec![9u8; 400 * 1024 - key.len() - 8]);
+    // A large object that fits is stored and read back whole. (The exact limit is unit-tested:
+    // moto counts a binary attribute by its base64 text, a third more than DynamoDB does.)
+    let fits = bytes::Bytes::from(vec![9u8; 290 * 1024]);
     client.put(key, fits.clone()).await.unwrap();
     assert_eq!(client.get(key).await.unwrap(), fits);
 
