@@ -1,8 +1,8 @@
 //! Query results and their Prometheus HTTP API JSON encoding (the `data` object).
 
-use std::fmt::Write;
-
 use neocortex_core::{Labels, Sample};
+
+use crate::{json, number_format};
 
 /// One sample of an instant-vector result.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,180 +61,107 @@ impl QueryValue {
     /// The `data` object of a Prometheus query API response, byte-compatible with Prometheus:
     /// `{"resultType":"vector","result":[{"metric":{...},"value":[1435781451.781,"1"]}]}`.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(256);
-        out.push_str("{\"resultType\":\"");
-        out.push_str(self.result_type());
-        out.push_str("\",\"result\":");
+        let mut out = Vec::with_capacity(256);
+        self.write_json(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends [`QueryValue::to_json`]'s bytes to `out` (straight into a response body).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.reserve(self.json_size_hint());
+        out.extend_from_slice(b"{\"resultType\":\"");
+        out.extend_from_slice(self.result_type().as_bytes());
+        out.extend_from_slice(b"\",\"result\":");
         match self {
             QueryValue::Scalar { timestamp_ms, value } => {
-                write_point(&mut out, *timestamp_ms, *value);
+                write_point(out, *timestamp_ms, *value);
             }
             QueryValue::String { timestamp_ms, value } => {
-                out.push('[');
-                out.push_str(&format_timestamp(*timestamp_ms));
-                out.push(',');
-                write_json_string(&mut out, value);
-                out.push(']');
+                out.push(b'[');
+                number_format::write_timestamp(out, *timestamp_ms);
+                out.push(b',');
+                json::write_string(out, value);
+                out.push(b']');
             }
             QueryValue::Vector(samples) => {
-                out.push('[');
+                out.push(b'[');
                 for (i, sample) in samples.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    out.push_str("{\"metric\":");
-                    write_labels(&mut out, &sample.labels);
-                    out.push_str(",\"value\":");
-                    write_point(&mut out, sample.timestamp_ms, sample.value);
-                    out.push('}');
+                    out.extend_from_slice(b"{\"metric\":");
+                    json::write_labels_object(out, &sample.labels);
+                    out.extend_from_slice(b",\"value\":");
+                    write_point(out, sample.timestamp_ms, sample.value);
+                    out.push(b'}');
                 }
-                out.push(']');
+                out.push(b']');
             }
             QueryValue::Matrix(series) => {
-                out.push('[');
+                out.push(b'[');
                 for (i, s) in series.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    out.push_str("{\"metric\":");
-                    write_labels(&mut out, &s.labels);
-                    out.push_str(",\"values\":[");
+                    out.extend_from_slice(b"{\"metric\":");
+                    json::write_labels_object(out, &s.labels);
+                    out.extend_from_slice(b",\"values\":[");
                     for (j, sample) in s.samples.iter().enumerate() {
                         if j > 0 {
-                            out.push(',');
+                            out.push(b',');
                         }
-                        write_point(&mut out, sample.timestamp_ms, sample.value);
+                        write_point(out, sample.timestamp_ms, sample.value);
                     }
-                    out.push_str("]}");
+                    out.extend_from_slice(b"]}");
                 }
-                out.push(']');
+                out.push(b']');
             }
         }
-        out.push('}');
-        out
+        out.push(b'}');
+    }
+
+    /// A guess of the encoded size (about 32 bytes a point, 100 a label set), so a big
+    /// matrix is written into one allocation instead of doubling its way up.
+    fn json_size_hint(&self) -> usize {
+        match self {
+            QueryValue::Scalar { .. } | QueryValue::String { .. } => 64,
+            QueryValue::Vector(samples) => samples.len() * 132 + 64,
+            QueryValue::Matrix(series) => {
+                series.iter().map(|s| s.samples.len() * 32 + 100).sum::<usize>() + 64
+            }
+        }
     }
 }
 
-fn write_point(out: &mut String, timestamp_ms: i64, value: f64) {
-    out.push('[');
-    out.push_str(&format_timestamp(timestamp_ms));
-    out.push_str(",\"");
-    out.push_str(&format_value(value));
-    out.push_str("\"]");
+fn write_point(out: &mut Vec<u8>, timestamp_ms: i64, value: f64) {
+    out.push(b'[');
+    number_format::write_timestamp(out, timestamp_ms);
+    out.extend_from_slice(b",\"");
+    number_format::write_value(out, value);
+    out.extend_from_slice(b"\"]");
 }
 
-fn write_labels(out: &mut String, labels: &Labels) {
-    out.push('{');
-    for (i, label) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_json_string(out, &label.name);
-        out.push(':');
-        write_json_string(out, &label.value);
-    }
-    out.push('}');
-}
-
-/// Writes a JSON string the way Go's `encoding/json` does (HTML-safe escapes included).
-pub fn write_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A timestamp in seconds with exactly three decimals when not whole (`1435781451.781`,
-/// `1435781451.500`), as Prometheus's `jsonutil.MarshalTimestamp` writes it.
+/// A timestamp as Prometheus's API writes it: seconds with millisecond decimals.
 pub fn format_timestamp(timestamp_ms: i64) -> String {
-    let sign = if timestamp_ms < 0 { "-" } else { "" };
-    let abs = timestamp_ms.unsigned_abs();
-    let seconds = abs / 1000;
-    let millis = abs % 1000;
-    if millis == 0 {
-        return format!("{sign}{seconds}");
-    }
-    format!("{sign}{seconds}.{millis:03}")
+    let mut out = Vec::with_capacity(24);
+    number_format::write_timestamp(&mut out, timestamp_ms);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A sample value as Prometheus's API writes it: Go's `strconv.AppendFloat(v, 'f', -1, 64)`,
 /// switching to `'e'` below 1e-6 and from 1e21 on, with `NaN`, `+Inf`, `-Inf`.
 pub fn format_value(value: f64) -> String {
-    let abs = value.abs();
-    if abs.is_finite() && abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        return format_go_e(value);
-    }
-    format_go_f(value)
+    let mut out = Vec::with_capacity(24);
+    number_format::write_value(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-tripping digits, no exponent
 /// (used by `count_values` for its label values).
 pub fn format_go_f(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_string();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() };
-    }
-    // Rust's Display prints the shortest round-tripping digits without an exponent, as Go does;
-    // only the choice between two equally near shortest candidates differs.
-    break_tie_to_even(value, format!("{value}"))
-}
-
-/// Go's shortest formatting (Ryu) rounds an exact tie between two shortest candidates to the
-/// even last digit, Rust's rounds it up. Ties need an exactly representable value whose decimal
-/// expansion is one digit longer than the shortest form, which only happens with few
-/// fractional bits, so the check is cheap.
-fn break_tie_to_even(value: f64, shortest: String) -> String {
-    let bits = value.to_bits();
-    let exponent = ((bits >> 52) & 0x7FF) as i64;
-    let mut mantissa = bits & 0x000F_FFFF_FFFF_FFFF;
-    if exponent != 0 {
-        mantissa |= 1 << 52;
-    }
-    if mantissa == 0 {
-        return shortest;
-    }
-    let binary_exponent = exponent.max(1) - 1075 + i64::from(mantissa.trailing_zeros());
-    let fraction_digits = -binary_exponent;
-    if !(1..=8).contains(&fraction_digits) {
-        return shortest;
-    }
-    let exact = format!("{:.*}", fraction_digits as usize, value);
-    let shown = shortest.split_once('.').map_or(0, |(_, f)| f.len()) as i64;
-    if shown + 1 != fraction_digits || !exact.ends_with('5') {
-        return shortest;
-    }
-    let lower = &exact[..exact.len() - 1];
-    let lower_even = lower.bytes().last().is_some_and(|d| (d - b'0').is_multiple_of(2));
-    if lower_even {
-        lower.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        shortest
-    }
-}
-
-/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1.5e+21`, `1e-07`.
-fn format_go_e(value: f64) -> String {
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let sign = if exponent < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
+    let mut out = Vec::with_capacity(24);
+    number_format::write_go_f(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A float as Go's `fmt` prints it with `%v` (shortest digits, exponent form below 1e-4 and

@@ -77,12 +77,11 @@ async fn evaluate(
 }
 
 fn respond(value: &QueryValue, stats: Option<(QueryStats, Duration, Duration)>) -> ApiResponse {
-    let data = value.to_json();
-    ApiResponse::success(|out| match stats {
-        None => out.extend_from_slice(data.as_bytes()),
-        Some((stats, queue_time, total)) => {
+    ApiResponse::success(|out| {
+        value.write_json(out);
+        if let Some((stats, queue_time, total)) = stats {
             // The data object is `{...}`: add the statistics as its last member.
-            out.extend_from_slice(&data.as_bytes()[..data.len() - 1]);
+            out.pop();
             out.extend_from_slice(stats_json(&stats, queue_time, total).as_bytes());
             out.push(b'}');
         }
