@@ -206,7 +206,7 @@ mod tests {
             return shortest;
         }
         let lower = &exact[..exact.len() - 1];
-        if lower.bytes().last().is_some_and(|d| (d - b'0') % 2 == 0) {
+        if lower.bytes().last().is_some_and(|d| (d - b'0').is_multiple_of(2)) {
             lower.trim_end_matches('0').trim_end_matches('.').to_string()
         } else {
             shortest
