@@ -87,9 +87,8 @@ impl SampleSource for MergedSamples {
                 None => out.extend_from_slice(samples),
                 Some(last) if last.timestamp_ms < first.timestamp_ms => out.extend_from_slice(samples),
                 Some(_) => {
-                    let merged = merge_samples(&out[base..], samples);
-                    out.truncate(base);
-                    out.extend_from_slice(&merged);
+                    let earlier = out.split_off(base);
+                    merge_samples_into(&earlier, samples, out);
                 }
             }
         }
@@ -99,28 +98,36 @@ impl SampleSource for MergedSamples {
 
 /// Merges two time-sorted sample lists; on equal timestamps the first list wins.
 pub fn merge_samples(a: &[Sample], b: &[Sample]) -> Vec<Sample> {
-    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    merge_samples_into(a, b, &mut out);
+    out
+}
+
+/// Appends the merge of `a` and `b` to `out` (see [`merge_samples`]). Runs where one list is
+/// ahead, or where both hold the same timestamps, are copied whole: the usual overlap is an
+/// ingester answer and a store answer holding the same samples.
+fn merge_samples_into(a: &[Sample], b: &[Sample], out: &mut Vec<Sample>) {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].timestamp_ms.cmp(&b[j].timestamp_ms) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
+        let (next_a, next_b) = (a[i].timestamp_ms, b[j].timestamp_ms);
+        if next_a < next_b {
+            let end = i + a[i..].iter().take_while(|s| s.timestamp_ms < next_b).count();
+            out.extend_from_slice(&a[i..end]);
+            i = end;
+        } else if next_b < next_a {
+            let end = j + b[j..].iter().take_while(|s| s.timestamp_ms < next_a).count();
+            out.extend_from_slice(&b[j..end]);
+            j = end;
+        } else {
+            let same =
+                a[i..].iter().zip(&b[j..]).take_while(|(x, y)| x.timestamp_ms == y.timestamp_ms).count();
+            out.extend_from_slice(&a[i..i + same]);
+            i += same;
+            j += same;
         }
     }
     out.extend_from_slice(&a[i..]);
     out.extend_from_slice(&b[j..]);
-    out
 }
 
 /// Merges sorted string lists into one sorted, unique list.
@@ -135,6 +142,26 @@ pub fn merge_strings(lists: Vec<Vec<String>>) -> Vec<String> {
 mod tests {
     use super::*;
     use neocortex_core::Labels;
+    use proptest::prelude::*;
+
+    /// Sorted, unique timestamps from a bit mask, with values telling the lists apart.
+    fn list(mask: u64, value: f64) -> Vec<Sample> {
+        (0..64).filter(|bit| mask & (1 << bit) != 0).map(|bit| s(bit, value + bit as f64)).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn merge_keeps_every_timestamp_once_and_the_first_lists_sample(a in any::<u64>(), b in any::<u64>()) {
+            let (a, b) = (list(a, 1000.0), list(b, 2000.0));
+            let mut want: std::collections::BTreeMap<i64, Sample> = b.iter().map(|x| (x.timestamp_ms, *x)).collect();
+            want.extend(a.iter().map(|x| (x.timestamp_ms, *x)));
+            let want: Vec<Sample> = want.into_values().collect();
+            prop_assert_eq!(&merge_samples(&a, &b), &want);
+            let mut out = vec![s(-5, 0.0)];
+            merge_samples_into(&a, &b, &mut out);
+            prop_assert_eq!(&out[1..], &want[..]);
+        }
+    }
 
     fn s(t: i64, v: f64) -> Sample {
         Sample { timestamp_ms: t, value: v }

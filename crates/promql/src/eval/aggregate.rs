@@ -360,9 +360,10 @@ fn fused_range_aggregate(
             groups.push(key);
             folds.resize(folds.len() + n, Fold::default());
         }
+        let group_folds = &mut folds[group * n..(group + 1) * n];
+        let mut cursor = super::StepCounter::new(steps);
         for point in &points {
-            let step = ((point.timestamp_ms - steps.start) / steps.step) as usize;
-            fold(op, &mut folds[group * n + step], point.value);
+            fold(op, &mut group_folds[cursor.index_of(point.timestamp_ms)], point.value);
         }
     })?;
     let mut builder = MatrixBuilder::new();

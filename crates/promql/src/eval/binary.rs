@@ -102,10 +102,6 @@ pub(crate) fn elem_binop(op: BinaryOp, lhs: f64, rhs: f64) -> (f64, bool) {
     }
 }
 
-fn step_index(steps: &Steps, t: i64) -> usize {
-    ((t - steps.start) / steps.step) as usize
-}
-
 fn vector_scalar(
     op: BinaryOp,
     vector: Vec<StepSeries>,
@@ -119,8 +115,9 @@ fn vector_scalar(
     for series in vector {
         let labels = if drop_name { series.labels.without_metric_name() } else { series.labels };
         let slot = builder.slot(labels);
+        let mut cursor = super::StepCounter::new(steps);
         for point in series.points {
-            let s = scalar[step_index(steps, point.timestamp_ms)];
+            let s = scalar[cursor.index_of(point.timestamp_ms)];
             let (lv, rv) = if scalar_on_left { (s, point.value) } else { (point.value, s) };
             let (mut value, keep) = elem_binop(op, lv, rv);
             if op.is_comparison() && scalar_on_left {
