@@ -6,6 +6,7 @@
 #
 # Usage: scripts/bench-promql.sh [--runs N] [--hours N] [--instances-per-job N] [--jobs N]
 #                                [--targets neocortex,prometheus,victoria-metrics] [--results FILE]
+#                                [--pause-after-load-seconds N]  (time to attach a profiler)
 # Environment: NEOCORTEX (binary, default $CARGO_TARGET_DIR/release/neocortex), BENCH (binary,
 # default $CARGO_TARGET_DIR/release/neocortex-promql-bench), PROMETHEUS, VICTORIA_METRICS.
 # Missing release binaries of this workspace are built first.
@@ -21,8 +22,9 @@ while [ $# -gt 0 ]; do
     --jobs) bench_args+=(--jobs "$2"); shift 2 ;;
     --instances-per-job) bench_args+=(--instances-per-job "$2"); shift 2 ;;
     --targets) bench_args+=(--targets "$2"); shift 2 ;;
+    --pause-after-load-seconds) bench_args+=(--pause-after-load-seconds "$2"); shift 2 ;;
     --results) results="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 64 ;;
   esac
 done
