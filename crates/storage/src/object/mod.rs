@@ -92,6 +92,13 @@ pub trait ObjectClient: Send + Sync {
     }
 }
 
+/// The object under `key` through `get_many`, for clients that read in batches and answer a
+/// single `get` as a batch of one.
+pub(crate) async fn get_one(client: &(impl ObjectClient + ?Sized), key: &str) -> Result<Bytes, StorageError> {
+    let mut objects = client.get_many(&[key.to_string()], 1).await?;
+    objects.pop().ok_or_else(|| StorageError::NotFound(key.to_string()))
+}
+
 /// Whether `key` lies under the `/`-delimited path `prefix`.
 pub(crate) fn key_under_prefix(key: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');

@@ -201,8 +201,7 @@ impl ObjectClient for DynamoDbChunkClient {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
-        let mut objects = self.get_many(&[key.to_string()], 1).await?;
-        objects.pop().ok_or_else(|| StorageError::NotFound(key.to_string()))
+        crate::object::get_one(self, key).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
