@@ -256,7 +256,7 @@ impl ChunkSink for StoreSink {
             batch.push(SeriesChunks { labels: one.labels, chunks });
         }
         let stats = self.store.put_many(tenant, &batch).await.map_err(|err| FlushError(err.to_string()))?;
-        self.metrics.observe_put(stats.objects, stats.index_rows);
+        self.metrics.observe_put(stats.objects - stats.timestamp_objects, stats.index_rows);
         Ok(())
     }
 }

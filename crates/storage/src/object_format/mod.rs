@@ -10,10 +10,24 @@
 //!   timestamps  see `timestamps`: first, step, then grid or delta residuals as an integer column
 //!   values      see `values`: constant, decimal mantissas (delta or delta of delta, divided by
 //!               their gcd, exceptions kept bit for bit) or Gorilla XOR
+//! body, version 3 (timestamps shared with other series):
+//!   labels      as above
+//!   samples     uvarint count
+//!   timestamps  where they are: fingerprint (8 bytes LE), from and through (zigzag varints),
+//!               checksum (4 bytes LE) of a timestamps object of the same tenant
+//!   values      as above
 //! body, version 1:
 //!   labels      as above
 //!   chunk       the rest: one Prometheus XOR chunk (2-byte sample count + bit stream)
 //! ```
+//!
+//! Every series scraped from one target carries the same timestamps, and jittered scrape times
+//! cost about a quarter of a version-2 object. So when several series of a flush share a
+//! timestamp column, it is written once as a **timestamps object** (magic "NCTS", version 1,
+//! encoding byte, body = uvarint count + the timestamp column) keyed like a chunk,
+//! `<user>/<fingerprint>:<from>:<through>:<checksum>`, with the FNV-1a 64 of the timestamps in
+//! place of the series fingerprint; each series' object is then version 3 and names it. A
+//! reader fetches the timestamps object once for all the objects that name it.
 //!
 //! Integer columns (see `ints`) are zigzag varints or frame-of-reference bit-packed blocks,
 //! whichever compresses smaller. A version-2 object holds every sample of a series that one
@@ -38,6 +52,15 @@ pub const MAGIC: &[u8; 4] = b"NCCK";
 pub const FORMAT_VERSION: u8 = 2;
 /// The first version: labels plus one Prometheus XOR chunk. Still read.
 pub const FORMAT_VERSION_XOR: u8 = 1;
+/// The version whose timestamps are in a shared timestamps object.
+pub const FORMAT_VERSION_SHARED_TIMESTAMPS: u8 = 3;
+/// First bytes of every timestamps object.
+pub const TIMESTAMPS_MAGIC: &[u8; 4] = b"NCTS";
+/// The timestamps object version written and read.
+const TIMESTAMPS_VERSION: u8 = 1;
+/// Timestamp columns shorter than this (regular intervals encode in a few bytes) stay inline:
+/// naming a timestamps object would cost more than it saves.
+pub const MIN_SHARED_COLUMN_LEN: usize = 64;
 const HEADER_LEN: usize = 6;
 /// zstd level of compressed bodies. Objects are written once per flush and read many times;
 /// decompression speed does not depend on the level, so a high one is affordable.
@@ -84,8 +107,12 @@ fn put_labels(body: &mut Vec<u8>, labels: &Labels) {
 }
 
 fn with_header(version: u8, body: Vec<u8>, encoding: BodyEncoding) -> Vec<u8> {
+    with_magic_header(MAGIC, version, body, encoding)
+}
+
+fn with_magic_header(magic: &[u8; 4], version: u8, body: Vec<u8>, encoding: BodyEncoding) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(magic);
     out.push(version);
     out.push(encoding.tag());
     match encoding {
@@ -105,15 +132,137 @@ fn with_header(version: u8, body: Vec<u8>, encoding: BodyEncoding) -> Vec<u8> {
 /// Encodes a version-2 object holding `labels` and `samples` (at most [`MAX_SAMPLES`]; the
 /// write path gives them in time order, but any order round-trips).
 pub fn encode(labels: &Labels, samples: &[Sample], encoding: BodyEncoding) -> Vec<u8> {
-    let labels_len: usize = labels.iter().map(|l| l.name.len() + l.value.len() + 10).sum();
-    let mut body = Vec::with_capacity(labels_len + samples.len() * 4 + 16);
-    put_labels(&mut body, labels);
-    put_uvarint(&mut body, samples.len() as u64);
     let times: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
-    timestamps::put(&mut body, &times);
     let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
-    values::put(&mut body, &values);
-    with_header(FORMAT_VERSION, body, encoding)
+    encode_series(
+        labels,
+        &SeriesTimestamps::Inline(&timestamp_column(&times)),
+        times.len(),
+        &values,
+        encoding,
+    )
+}
+
+/// The timestamp column of `timestamps` (uncompressed), as a version-2 object or a timestamps
+/// object holds it; its length tells whether sharing it is worthwhile
+/// ([`MIN_SHARED_COLUMN_LEN`]).
+pub fn timestamp_column(timestamps: &[i64]) -> Vec<u8> {
+    let mut column = Vec::with_capacity(timestamps.len() / 2 + 16);
+    timestamps::put(&mut column, timestamps);
+    column
+}
+
+/// Where the timestamps of one series' object are.
+#[derive(Debug, Clone, Copy)]
+pub enum SeriesTimestamps<'a> {
+    /// In the object itself: the column from [`timestamp_column`] (version 2).
+    Inline(&'a [u8]),
+    /// In a timestamps object of the same tenant (version 3).
+    Shared(&'a TimestampsRef),
+}
+
+/// Encodes one series' object: `len` samples whose timestamps are as `timestamps` says and
+/// whose values are `values` (the same length).
+pub fn encode_series(
+    labels: &Labels,
+    timestamps: &SeriesTimestamps<'_>,
+    len: usize,
+    values: &[f64],
+    encoding: BodyEncoding,
+) -> Vec<u8> {
+    let labels_len: usize = labels.iter().map(|l| l.name.len() + l.value.len() + 10).sum();
+    let mut body = Vec::with_capacity(labels_len + len * 3 + 32);
+    put_labels(&mut body, labels);
+    put_uvarint(&mut body, len as u64);
+    let version = match timestamps {
+        SeriesTimestamps::Inline(column) => {
+            body.extend_from_slice(column);
+            FORMAT_VERSION
+        }
+        SeriesTimestamps::Shared(reference) => {
+            reference.put(&mut body);
+            FORMAT_VERSION_SHARED_TIMESTAMPS
+        }
+    };
+    values::put(&mut body, values);
+    with_header(version, body, encoding)
+}
+
+/// Names a timestamps object: its key is `<user>/<fingerprint>:<from>:<through>:<checksum>`
+/// like a chunk's, so every object store, cache and retention sweep handles it as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimestampsRef {
+    /// FNV-1a 64 of the timestamps (little-endian), in place of a series fingerprint.
+    pub fingerprint: u64,
+    /// The first timestamp (ms).
+    pub from_ms: i64,
+    /// The last timestamp (ms).
+    pub through_ms: i64,
+    /// CRC-32C of the timestamps object.
+    pub checksum: u32,
+}
+
+impl TimestampsRef {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        ints::put_varint(out, self.from_ms);
+        ints::put_varint(out, self.through_ms);
+        out.extend_from_slice(&self.checksum.to_le_bytes());
+    }
+
+    fn read(reader: &mut Reader<'_>) -> Option<Self> {
+        let fingerprint = reader.u64_le()?;
+        let from_ms = reader.varint()?;
+        let through_ms = reader.varint()?;
+        let checksum = u32::from_le_bytes(reader.take(4)?.try_into().ok()?);
+        Some(Self { fingerprint, from_ms, through_ms, checksum })
+    }
+}
+
+/// FNV-1a 64 over the little-endian bytes of `timestamps`: a timestamps object's fingerprint.
+pub fn timestamps_fingerprint(timestamps: &[i64]) -> u64 {
+    const OFFSET: u64 = 14_695_981_039_346_656_037;
+    const PRIME: u64 = 1_099_511_628_211;
+    timestamps
+        .iter()
+        .flat_map(|t| t.to_le_bytes())
+        .fold(OFFSET, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+}
+
+/// Encodes a timestamps object holding `timestamps` (at least one), whose column `column` is
+/// (from [`timestamp_column`]); returns it with the reference version-3 objects carry.
+pub fn encode_timestamps_object(
+    timestamps: &[i64],
+    column: &[u8],
+    encoding: BodyEncoding,
+) -> (Vec<u8>, TimestampsRef) {
+    let mut body = Vec::with_capacity(column.len() + 5);
+    put_uvarint(&mut body, timestamps.len() as u64);
+    body.extend_from_slice(column);
+    let object = with_magic_header(TIMESTAMPS_MAGIC, TIMESTAMPS_VERSION, body, encoding);
+    let reference = TimestampsRef {
+        fingerprint: timestamps_fingerprint(timestamps),
+        from_ms: timestamps.first().copied().unwrap_or_default(),
+        through_ms: timestamps.last().copied().unwrap_or_default(),
+        checksum: checksum(&object),
+    };
+    (object, reference)
+}
+
+/// Decodes a timestamps object, refusing anything malformed (never panics on input).
+pub fn decode_timestamps_object(object: &[u8]) -> Result<Vec<i64>, StorageError> {
+    let what = "timestamps object";
+    let (_, body) = read_header(object, TIMESTAMPS_MAGIC, &[TIMESTAMPS_VERSION], what)?;
+    let mut reader = Reader::new(&body);
+    let mut samples = Vec::new();
+    let decoded = (|| {
+        let len = reader.count(MAX_SAMPLES)?;
+        timestamps::read_into(&mut reader, len, &mut samples)?;
+        (samples.len() == len && reader.remaining() == 0).then_some(())
+    })();
+    decoded
+        .ok_or_else(|| StorageError::corrupt(what, "truncated or malformed timestamp column".to_string()))?;
+    Ok(samples.into_iter().map(|s| s.timestamp_ms).collect())
 }
 
 /// Where the bytes of a version-2 zstd object go, so benchmarks can show which part of the data
@@ -185,8 +334,20 @@ pub struct OpenedObject {
     pub labels: Labels,
     /// The format version (which sample encoding `samples` holds).
     version: u8,
-    /// The encoded samples: the uncompressed body after the labels.
+    /// The encoded samples: the uncompressed body after the labels (version 3: after the
+    /// timestamps reference, so just the values).
     samples: Box<[u8]>,
+    /// Version 3: where the timestamps are, and once attached, the timestamps.
+    shared: Option<SharedTimestamps>,
+}
+
+/// The timestamps of a version-3 object.
+#[derive(Debug, Clone)]
+struct SharedTimestamps {
+    reference: TimestampsRef,
+    /// The sample count the object states.
+    len: usize,
+    timestamps: Option<std::sync::Arc<[i64]>>,
 }
 
 impl OpenedObject {
@@ -195,6 +356,9 @@ impl OpenedObject {
     pub fn decode_samples_into(&self, out: &mut Vec<Sample>) -> Result<(), StorageError> {
         if self.version == FORMAT_VERSION_XOR {
             return decode_xor_chunk(&self.samples, out);
+        }
+        if let Some(shared) = &self.shared {
+            return decode_shared(shared, &self.samples, out);
         }
         let mut reader = Reader::new(&self.samples);
         decode_columns(&mut reader, out).ok_or_else(|| {
@@ -206,6 +370,47 @@ impl OpenedObject {
     pub fn encoded_len(&self) -> usize {
         self.samples.len()
     }
+
+    /// The timestamps object a version-3 object needs before its samples decode (`None` when
+    /// it holds its own timestamps or they are attached already).
+    pub fn missing_timestamps(&self) -> Option<TimestampsRef> {
+        self.shared.as_ref().filter(|shared| shared.timestamps.is_none()).map(|shared| shared.reference)
+    }
+
+    /// Gives a version-3 object the timestamps of the object it names; refuses timestamps
+    /// whose count is not the object's.
+    pub fn attach_timestamps(&mut self, timestamps: std::sync::Arc<[i64]>) -> Result<(), StorageError> {
+        let Some(shared) = self.shared.as_mut() else { return Ok(()) };
+        if timestamps.len() != shared.len {
+            return Err(StorageError::corrupt(
+                "chunk object",
+                format!("{} samples but its timestamps object holds {}", shared.len, timestamps.len()),
+            ));
+        }
+        shared.timestamps = Some(timestamps);
+        Ok(())
+    }
+}
+
+/// Appends a version-3 object's samples (attached timestamps, then its value column).
+fn decode_shared(
+    shared: &SharedTimestamps,
+    values: &[u8],
+    out: &mut Vec<Sample>,
+) -> Result<(), StorageError> {
+    let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
+    let Some(timestamps) = &shared.timestamps else {
+        return Err(corrupt("its timestamps object was not read"));
+    };
+    let base = out.len();
+    out.extend(timestamps.iter().map(|&timestamp_ms| Sample { timestamp_ms, value: 0.0 }));
+    let mut reader = Reader::new(values);
+    let decoded = values::read_into(&mut reader, &mut out[base..]).filter(|()| reader.remaining() == 0);
+    if decoded.is_none() {
+        out.truncate(base);
+        return Err(corrupt("truncated or malformed value column"));
+    }
+    Ok(())
 }
 
 thread_local! {
@@ -227,28 +432,40 @@ fn decompress(frame: &[u8]) -> std::io::Result<Vec<u8>> {
     })
 }
 
-/// Reads an object's header and labels (decompressing its body), leaving the samples encoded;
-/// refuses anything malformed (never panics on input).
-pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
-    let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
-    if object.len() < HEADER_LEN || &object[..4] != MAGIC {
+/// Checks the magic and version (one of `versions`) of an object and returns the version and
+/// the (decompressed) body.
+fn read_header<'a>(
+    object: &'a [u8],
+    magic: &[u8; 4],
+    versions: &[u8],
+    what: &'static str,
+) -> Result<(u8, std::borrow::Cow<'a, [u8]>), StorageError> {
+    let corrupt = |message: &str| StorageError::corrupt(what, message.to_string());
+    if object.len() < HEADER_LEN || &object[..4] != magic {
         return Err(corrupt("missing magic"));
     }
     let version = object[4];
-    if version != FORMAT_VERSION && version != FORMAT_VERSION_XOR {
+    if !versions.contains(&version) {
         return Err(corrupt(&format!("unknown format version {version}")));
     }
-    let decompressed;
-    let body: &[u8] = match object[5] {
-        0 => &object[HEADER_LEN..],
-        1 => {
-            decompressed =
-                decompress(&object[HEADER_LEN..]).map_err(|err| corrupt(&format!("zstd: {err}")))?;
-            &decompressed
-        }
+    let body = match object[5] {
+        0 => std::borrow::Cow::Borrowed(&object[HEADER_LEN..]),
+        1 => std::borrow::Cow::Owned(
+            decompress(&object[HEADER_LEN..]).map_err(|err| corrupt(&format!("zstd: {err}")))?,
+        ),
         other => return Err(corrupt(&format!("unknown body encoding {other}"))),
     };
-    let mut reader = Reader::new(body);
+    Ok((version, body))
+}
+
+/// Reads an object's header and labels (decompressing its body), leaving the samples encoded;
+/// refuses anything malformed (never panics on input). A version-3 object's samples decode
+/// once its timestamps are attached ([`OpenedObject::attach_timestamps`]).
+pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
+    let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
+    let versions = [FORMAT_VERSION, FORMAT_VERSION_XOR, FORMAT_VERSION_SHARED_TIMESTAMPS];
+    let (version, body) = read_header(object, MAGIC, &versions, "chunk object")?;
+    let mut reader = Reader::new(&body);
     let count = reader.count(body.len()).ok_or_else(|| corrupt("truncated or oversized label count"))?;
     let mut labels = Vec::with_capacity(count);
     for _ in 0..count {
@@ -260,7 +477,15 @@ pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
         return Err(corrupt("labels not sorted by name"));
     }
     let labels = Labels::from_sorted(labels);
-    Ok(OpenedObject { labels, version, samples: body[reader.position()..].into() })
+    let shared = if version == FORMAT_VERSION_SHARED_TIMESTAMPS {
+        let len = reader.count(MAX_SAMPLES).ok_or_else(|| corrupt("truncated or oversized sample count"))?;
+        let reference =
+            TimestampsRef::read(&mut reader).ok_or_else(|| corrupt("truncated timestamps reference"))?;
+        Some(SharedTimestamps { reference, len, timestamps: None })
+    } else {
+        None
+    };
+    Ok(OpenedObject { labels, version, samples: body[reader.position()..].into(), shared })
 }
 
 /// Appends the samples of a version-1 XOR chunk to `out` with the chunk's bulk decoder;
@@ -381,6 +606,87 @@ mod tests {
         assert!(decode(&trailing).is_err());
     }
 
+    fn jittered_times(len: i64) -> Vec<i64> {
+        (0..len).map(|i| 1_577_944_800_000 + i * 15_000 + (i * 7 + i / 3) % 4).collect()
+    }
+
+    /// A version-3 object over `samples` and the timestamps object it names.
+    fn shared_pair(labels: &Labels, samples: &[Sample], encoding: BodyEncoding) -> (Vec<u8>, Vec<u8>) {
+        let times: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
+        let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+        let (timestamps, reference) = encode_timestamps_object(&times, &timestamp_column(&times), encoding);
+        let object =
+            encode_series(labels, &SeriesTimestamps::Shared(&reference), values.len(), &values, encoding);
+        (object, timestamps)
+    }
+
+    #[test]
+    fn shared_timestamps_round_trip_once_attached() {
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+        let samples: Vec<Sample> = jittered_times(500)
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Sample { timestamp_ms: t, value: i as f64 * 0.5 })
+            .collect();
+        for encoding in [BodyEncoding::Plain, BodyEncoding::Zstd] {
+            let (object, timestamps) = shared_pair(&labels, &samples, encoding);
+            assert_eq!(object[4], FORMAT_VERSION_SHARED_TIMESTAMPS);
+            assert_eq!(&timestamps[..4], TIMESTAMPS_MAGIC);
+            let mut opened = open(&object).unwrap();
+            assert_eq!(opened.labels, labels);
+            let reference = opened.missing_timestamps().expect("names its timestamps");
+            assert_eq!(reference.checksum, checksum(&timestamps));
+            assert_eq!(reference.fingerprint, timestamps_fingerprint(&jittered_times(500)));
+            assert_eq!(
+                (reference.from_ms, reference.through_ms),
+                (samples[0].timestamp_ms, samples[499].timestamp_ms)
+            );
+            let mut out = Vec::new();
+            let err = opened.decode_samples_into(&mut out).unwrap_err().to_string();
+            assert!(err.contains("timestamps object was not read"), "{err}");
+            assert!(out.is_empty());
+            // Timestamps of another length are refused.
+            let short: std::sync::Arc<[i64]> = jittered_times(499).into();
+            assert!(opened.attach_timestamps(short).is_err());
+            opened.attach_timestamps(decode_timestamps_object(&timestamps).unwrap().into()).unwrap();
+            assert!(opened.missing_timestamps().is_none());
+            opened.decode_samples_into(&mut out).unwrap();
+            assert_eq!(out, samples);
+        }
+        // A v2 object has nothing to attach.
+        let inline = open(&encode(&labels, &samples, BodyEncoding::Zstd)).unwrap();
+        assert!(inline.missing_timestamps().is_none());
+    }
+
+    #[test]
+    fn malformed_shared_objects_are_refused() {
+        let labels = Labels::from_pairs([("__name__", "up")]);
+        let samples: Vec<Sample> =
+            jittered_times(100).into_iter().map(|t| Sample { timestamp_ms: t, value: 1.0 }).collect();
+        let (object, timestamps) = shared_pair(&labels, &samples, BodyEncoding::Plain);
+        for cut in HEADER_LEN..timestamps.len() {
+            assert!(decode_timestamps_object(&timestamps[..cut]).is_err(), "timestamps cut at {cut}");
+        }
+        let mut trailing = timestamps.clone();
+        trailing.push(0);
+        assert!(decode_timestamps_object(&trailing).is_err());
+        assert!(decode_timestamps_object(&object).is_err(), "a chunk object is not a timestamps object");
+        assert!(open(&timestamps).is_err(), "a timestamps object is not a chunk object");
+        let attached = decode_timestamps_object(&timestamps).unwrap();
+        for cut in HEADER_LEN..object.len() {
+            // Either refused when opened, or its values refused when decoded.
+            if let Ok(mut opened) = open(&object[..cut]) {
+                let attach = opened.attach_timestamps(attached.clone().into());
+                let mut out = Vec::new();
+                assert!(
+                    attach.is_err() || opened.decode_samples_into(&mut out).is_err(),
+                    "object cut at {cut}"
+                );
+                assert!(out.is_empty());
+            }
+        }
+    }
+
     fn special_value() -> impl Strategy<Value = f64> {
         prop_oneof![
             Just(f64::from_bits(STALE_NAN)),
@@ -394,12 +700,18 @@ mod tests {
 
     proptest! {
         #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), plain in any::<bool>(), version in 1u8..=2) {
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), plain in any::<bool>(), version in 1u8..=3) {
             let mut object = MAGIC.to_vec();
             object.push(version);
             object.push(if plain { 0 } else { 1 });
             object.extend_from_slice(&bytes);
-            let _ = decode(&object);
+            if let Ok(mut opened) = open(&object) {
+                let _ = opened.attach_timestamps(vec![0; 3].into());
+                let _ = opened.decode_samples_into(&mut Vec::new());
+            }
+            object[..4].copy_from_slice(TIMESTAMPS_MAGIC);
+            object[4] = TIMESTAMPS_VERSION;
+            let _ = decode_timestamps_object(&object);
         }
 
         #[test]

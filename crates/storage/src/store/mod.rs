@@ -4,6 +4,7 @@
 pub mod dedupe;
 pub mod queryable;
 mod read;
+mod shared_timestamps;
 mod write;
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct ChunkStore {
     dedupe: Arc<dyn WriteDedupe>,
     body_encoding: BodyEncoding,
     object_concurrency: usize,
+    /// Timestamps objects written recently, so later flush batches name them.
+    timestamps_memo: shared_timestamps::TimestampsMemo,
 }
 
 impl std::fmt::Debug for ChunkStore {
@@ -79,6 +82,7 @@ impl ChunkStore {
             dedupe: Arc::new(NoWriteDedupe),
             body_encoding: BodyEncoding::default(),
             object_concurrency: DEFAULT_OBJECT_CONCURRENCY,
+            timestamps_memo: shared_timestamps::TimestampsMemo::default(),
         }
     }
 

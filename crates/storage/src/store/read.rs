@@ -1,7 +1,7 @@
 //! The read path: matchers → series ids (per bucket, intersected across matchers) → chunk keys
 //! → objects (fetched concurrently, checksum verified) → samples merged per series.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -15,7 +15,7 @@ use crate::chunk_key::ChunkRef;
 use crate::error::{StorageError, QUERY_MUST_CONTAIN_METRIC_NAME};
 use crate::index::IndexClient;
 use crate::object::ObjectClient;
-use crate::object_format::{self, OpenedObject};
+use crate::object_format::{self, OpenedObject, TimestampsRef};
 use crate::schema::config::Bucket;
 use crate::schema::entries::{parse_row, IndexQuery, IndexSchema, ParsedRow};
 use crate::store::ChunkStore;
@@ -300,8 +300,54 @@ impl ChunkStore {
     ) -> Result<Vec<FetchedObject>, StorageError> {
         let refs = self.chunk_refs(tenant, start_ms, end_ms, metric_name, matchers).await?;
         let fetched = self.fetch_objects(refs).await?;
-        let objects = open_all(fetched).await?;
-        Ok(objects.into_iter().filter(|object| matches_all(matchers, &object.object.labels)).collect())
+        let mut objects = open_all(fetched).await?;
+        objects.retain(|object| matches_all(matchers, &object.object.labels));
+        self.attach_shared_timestamps(tenant.as_str(), &mut objects).await?;
+        Ok(objects)
+    }
+
+    /// Fetches the timestamps objects that version-3 objects name, each once (the objects of
+    /// one scrape target name the same one), verifies and decodes them, and attaches them.
+    async fn attach_shared_timestamps(
+        &self,
+        user: &str,
+        objects: &mut [FetchedObject],
+    ) -> Result<(), StorageError> {
+        let wanted: HashSet<TimestampsRef> =
+            objects.iter().filter_map(|object| object.object.missing_timestamps()).collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<ChunkRef> = wanted
+            .into_iter()
+            .map(|reference| ChunkRef {
+                user: user.to_string(),
+                fingerprint: reference.fingerprint,
+                from_ms: reference.from_ms,
+                through_ms: reference.through_ms,
+                checksum: reference.checksum,
+            })
+            .collect();
+        let mut timestamps: HashMap<TimestampsRef, Arc<[i64]>> = HashMap::with_capacity(refs.len());
+        for (chunk, data) in self.fetch_objects(refs).await? {
+            verify_checksum(&chunk, &data, "timestamps object")?;
+            let reference = TimestampsRef {
+                fingerprint: chunk.fingerprint,
+                from_ms: chunk.from_ms,
+                through_ms: chunk.through_ms,
+                checksum: chunk.checksum,
+            };
+            timestamps.insert(reference, object_format::decode_timestamps_object(&data)?.into());
+        }
+        for object in objects {
+            if let Some(reference) = object.object.missing_timestamps() {
+                let shared = timestamps.get(&reference).ok_or_else(|| {
+                    StorageError::corrupt("chunk object", "its timestamps object was not fetched".to_string())
+                })?;
+                object.object.attach_timestamps(Arc::clone(shared))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -359,15 +405,21 @@ async fn open_all(fetched: Vec<(ChunkRef, Bytes)>) -> Result<Vec<FetchedObject>,
 
 /// Checks an object against the checksum its key names and reads its labels.
 fn open_object(chunk: &ChunkRef, data: &[u8]) -> Result<FetchedObject, StorageError> {
+    verify_checksum(chunk, data, "chunk object")?;
+    let object = object_format::open(data)?;
+    Ok(FetchedObject { from_ms: chunk.from_ms, through_ms: chunk.through_ms, object })
+}
+
+/// Checks fetched bytes against the checksum their key names.
+fn verify_checksum(chunk: &ChunkRef, data: &[u8], what: &'static str) -> Result<(), StorageError> {
     let actual = object_format::checksum(data);
     if actual != chunk.checksum {
         return Err(StorageError::corrupt(
-            "chunk object",
+            what,
             format!("checksum mismatch for {}: object has {actual:x}", chunk.external_key()),
         ));
     }
-    let object = object_format::open(data)?;
-    Ok(FetchedObject { from_ms: chunk.from_ms, through_ms: chunk.through_ms, object })
+    Ok(())
 }
 
 /// A fetched and verified object with the time range its key names.

@@ -12,8 +12,9 @@ use crate::chunk_key::{fingerprint, ChunkRef};
 use crate::error::StorageError;
 use crate::index::IndexClient;
 use crate::object::ObjectClient;
-use crate::object_format;
+use crate::object_format::{self, SeriesTimestamps, TimestampsRef};
 use crate::schema::entries::{series_id, IndexEntry, IndexSchema};
+use crate::store::shared_timestamps::{self, Placement};
 use crate::store::ChunkStore;
 
 /// The position of `client` in `clients` (by identity), adding it if new: one index batch per
@@ -40,8 +41,10 @@ pub struct SeriesChunks {
 /// What a put wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PutStats {
-    /// Chunk objects written.
+    /// Objects written: one per series, plus the timestamps objects.
     pub objects: usize,
+    /// How many of `objects` are timestamps objects (a column several series share).
+    pub timestamp_objects: usize,
     /// Bytes of those objects.
     pub object_bytes: usize,
     /// Index rows written (after dedupe).
@@ -98,18 +101,56 @@ impl ChunkStore {
         let mut index_clients: Vec<Arc<dyn IndexClient>> = Vec::new();
         // Rows go to the index client of the period they belong to.
         let mut chunk_rows: Vec<(usize, IndexEntry)> = Vec::new();
+        // Every sample of a series that this flush hands over goes into one object.
+        let mut stored: Vec<(&SeriesChunks, &str, Vec<f64>)> = Vec::with_capacity(series.len());
+        let mut times: Vec<Vec<i64>> = Vec::with_capacity(series.len());
         for one in series {
             let metric_name =
                 one.labels.metric_name().filter(|n| !n.is_empty()).ok_or(StorageError::MissingMetricName)?;
+            let samples = merged_samples(&one.chunks);
+            if samples.is_empty() {
+                continue;
+            }
+            times.push(samples.iter().map(|s| s.timestamp_ms).collect());
+            stored.push((one, metric_name, samples.iter().map(|s| s.value).collect()));
+        }
+        let (placements, timestamps_objects) =
+            shared_timestamps::plan(&self.timestamps_memo, user, &times, self.body_encoding);
+        let written_timestamps: Vec<(TimestampsRef, usize)> =
+            timestamps_objects.iter().map(|object| (object.reference, object.len)).collect();
+        for object in timestamps_objects {
+            let reference = object.reference;
+            let key = ChunkRef {
+                user: user.to_string(),
+                fingerprint: reference.fingerprint,
+                from_ms: reference.from_ms,
+                through_ms: reference.through_ms,
+                checksum: reference.checksum,
+            }
+            .external_key();
+            let client = Arc::clone(&self.clients_at(reference.from_ms).objects);
+            objects.push(PendingObject { key, data: Bytes::from(object.data), client });
+        }
+        let timestamp_objects = objects.len();
+        for (((one, metric_name, values), series_times), placement) in
+            stored.into_iter().zip(&times).zip(&placements)
+        {
             let id = series_id(&one.labels);
             let series_fingerprint = fingerprint(&one.labels);
-            // Every sample of the series that this flush hands over goes into one object.
-            let samples = merged_samples(&one.chunks);
-            let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+            let (Some(&from_ms), Some(&through_ms)) = (series_times.first(), series_times.last()) else {
                 continue;
             };
-            let (from_ms, through_ms) = (first.timestamp_ms, last.timestamp_ms);
-            let data = object_format::encode(&one.labels, &samples, self.body_encoding);
+            let timestamps = match placement {
+                Placement::Inline(column) => SeriesTimestamps::Inline(column),
+                Placement::Shared(reference) => SeriesTimestamps::Shared(reference),
+            };
+            let data = object_format::encode_series(
+                &one.labels,
+                &timestamps,
+                values.len(),
+                &values,
+                self.body_encoding,
+            );
             let chunk_ref = ChunkRef {
                 user: user.to_string(),
                 fingerprint: series_fingerprint,
@@ -140,6 +181,7 @@ impl ChunkStore {
 
         let mut stats = PutStats {
             objects: objects.len(),
+            timestamp_objects,
             object_bytes: objects.iter().map(|o| o.data.len()).sum(),
             ..PutStats::default()
         };
@@ -154,6 +196,7 @@ impl ChunkStore {
         for (client, batch) in groups {
             client.put_many(batch, self.object_concurrency).await?;
         }
+        self.timestamps_memo.remember(user, written_timestamps);
 
         let dedupe_keys: Vec<String> = label_rows.iter().map(|(key, _, _)| key.clone()).collect();
         let missing = self.dedupe.missing(&dedupe_keys).await;

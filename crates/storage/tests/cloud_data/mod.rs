@@ -13,8 +13,11 @@ const SAMPLES: usize = 2 * 1440;
 const CHUNK_SAMPLES: usize = 100;
 /// Just after the last sample.
 pub const END_MS: i64 = START_MS + SAMPLES as i64 * STEP_MS;
-/// Objects the write puts: one per series (object format v2 merges a series' chunks).
-pub const OBJECTS: usize = 4;
+/// Objects the write puts: one per series (a series' chunks go in one object), plus one
+/// timestamps object per instance (the two series of an instance share jittered scrape times).
+pub const OBJECTS: usize = 4 + TIMESTAMP_OBJECTS;
+/// Timestamps objects the write puts.
+pub const TIMESTAMP_OBJECTS: usize = 2;
 
 fn series_labels() -> Vec<Labels> {
     let mut all = Vec::new();
@@ -26,10 +29,13 @@ fn series_labels() -> Vec<Labels> {
     all
 }
 
+/// Series `index`'s samples: scrapes every minute plus 0–3 ms of jitter that both series of
+/// an instance share (as one scrape stamps every series of a target).
 fn samples_of(index: usize) -> Vec<Sample> {
+    let instance = (index % 2) as i64;
     (0..SAMPLES)
         .map(|i| Sample {
-            timestamp_ms: START_MS + i as i64 * STEP_MS,
+            timestamp_ms: START_MS + i as i64 * STEP_MS + (i as i64 * 7 + i as i64 / 3 + instance) % 4,
             value: (index * 1000 + i) as f64 * 0.5,
         })
         .collect()
@@ -44,6 +50,7 @@ pub async fn write_series(store: &ChunkStore, tenant: &TenantId) {
         .collect();
     let stats = store.put_many(tenant, &batch).await.expect("put_many");
     assert_eq!(stats.objects, OBJECTS);
+    assert_eq!(stats.timestamp_objects, TIMESTAMP_OBJECTS);
 }
 
 /// Reads every series back, identical, and a narrowed selection.
