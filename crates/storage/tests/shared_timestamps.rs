@@ -11,7 +11,7 @@ use neocortex_storage::object::memory::MemoryObjectClient;
 use neocortex_storage::{
     open_local_store, ChunkStore, ObjectClient, SchemaConfig, SeriesChunks, StorageConfig,
 };
-use neocortex_testkit::chunks::xor_chunks;
+use neocortex_testkit::chunks::{noise, xor_chunks};
 
 const SCHEMA: &str = "configs: [{from: 2020-01-01, store: redb, object_store: filesystem, schema: v11, \
                       index: {prefix: index_, period: 1w}, row_shards: 4}]";
@@ -23,14 +23,6 @@ const END_MS: i64 = START_MS + SAMPLES * STEP_MS;
 
 fn labels(metric: &str, instance: &str) -> Labels {
     Labels::from_pairs([("__name__", metric), ("instance", instance), ("job", "node")])
-}
-
-/// SplitMix64: deterministic noise that no compressor sees through.
-fn noise(seed: u64, i: u64) -> u64 {
-    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// Every scrape of `instance` at 15 s plus 0–3 ms of random jitter of its own.

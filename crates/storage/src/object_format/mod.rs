@@ -58,9 +58,9 @@ pub const FORMAT_VERSION_SHARED_TIMESTAMPS: u8 = 3;
 pub const TIMESTAMPS_MAGIC: &[u8; 4] = b"NCTS";
 /// The timestamps object version written and read.
 const TIMESTAMPS_VERSION: u8 = 1;
-/// Timestamp columns shorter than this (regular intervals encode in a few bytes) stay inline:
-/// naming a timestamps object would cost more than it saves.
-pub const MIN_SHARED_COLUMN_LEN: usize = 64;
+/// Timestamp columns that compress below this (regular intervals cost a few bytes however
+/// long) stay inline: naming a timestamps object would cost more than it saves.
+const MIN_SHARED_COLUMN_BYTES: usize = 64;
 const HEADER_LEN: usize = 6;
 /// zstd level of compressed bodies. Objects are written once per flush and read many times;
 /// decompression speed does not depend on the level, so a high one is affordable.
@@ -144,12 +144,17 @@ pub fn encode(labels: &Labels, samples: &[Sample], encoding: BodyEncoding) -> Ve
 }
 
 /// The timestamp column of `timestamps` (uncompressed), as a version-2 object or a timestamps
-/// object holds it; its length tells whether sharing it is worthwhile
-/// ([`MIN_SHARED_COLUMN_LEN`]).
+/// object holds it.
 pub fn timestamp_column(timestamps: &[i64]) -> Vec<u8> {
     let mut column = Vec::with_capacity(timestamps.len() / 2 + 16);
     timestamps::put(&mut column, timestamps);
     column
+}
+
+/// Whether a timestamp column (from [`timestamp_column`]) costs enough that series sharing it
+/// should name one timestamps object rather than each carry it.
+pub fn worth_sharing(column: &[u8]) -> bool {
+    column.len() >= MIN_SHARED_COLUMN_BYTES && ints::compressed_len(column) >= MIN_SHARED_COLUMN_BYTES
 }
 
 /// Where the timestamps of one series' object are.
@@ -523,6 +528,7 @@ fn decode_columns(reader: &mut Reader<'_>, out: &mut Vec<Sample>) -> Option<()> 
 mod tests {
     use super::*;
     use neocortex_chunk::XorChunk;
+    use neocortex_testkit::chunks::noise;
     use proptest::prelude::*;
 
     const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -607,7 +613,7 @@ mod tests {
     }
 
     fn jittered_times(len: i64) -> Vec<i64> {
-        (0..len).map(|i| 1_577_944_800_000 + i * 15_000 + (i * 7 + i / 3) % 4).collect()
+        (0..len).map(|i| 1_577_944_800_000 + i * 15_000 + (noise(7, i as u64) % 4) as i64).collect()
     }
 
     /// A version-3 object over `samples` and the timestamps object it names.

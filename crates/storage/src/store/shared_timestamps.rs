@@ -2,10 +2,11 @@
 //! the same scrape times, so the write path stores such a column once, as a timestamps object
 //! (see `object_format`), and each series' object names it.
 //!
-//! A column is shared when it is long enough to be worth a reference
-//! ([`object_format::MIN_SHARED_COLUMN_LEN`]) and either two or more series of the batch carry
-//! exactly the same timestamps, or this process wrote the same timestamps object recently (the
-//! flush queues hand the series of one target over in several batches). Equality within a
+//! A column is shared when it costs enough to be worth a reference
+//! ([`object_format::worth_sharing`]: jittered scrape times, not exact intervals) and either
+//! two or more series of the batch carry exactly the same timestamps, or this process wrote the
+//! same timestamps object recently (the flush queues hand the series of one target over in
+//! several batches). Equality within a
 //! batch is exact; across batches it is the timestamps object's fingerprint, span, length and
 //! checksum (an FNV-1a 64 and a CRC-32C of the encoded column, both equal).
 
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::object_format::{self, BodyEncoding, TimestampsRef, MIN_SHARED_COLUMN_LEN};
+use crate::object_format::{self, BodyEncoding, TimestampsRef};
 
 /// Timestamps objects remembered at most: a few per scrape target and flush period.
 const MEMO_CAPACITY: usize = 100_000;
@@ -89,7 +90,7 @@ pub(crate) fn plan(
     for shared_times in order {
         let members = &groups[shared_times];
         let column = object_format::timestamp_column(shared_times);
-        let reference = if column.len() >= MIN_SHARED_COLUMN_LEN {
+        let reference = if object_format::worth_sharing(&column) {
             let (data, reference) = object_format::encode_timestamps_object(shared_times, &column, encoding);
             if memo.knows(user, &reference, shared_times.len()) {
                 Some(reference)
@@ -116,9 +117,12 @@ pub(crate) fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use neocortex_testkit::chunks::noise;
 
     fn jittered(offset: i64, len: i64) -> Vec<i64> {
-        (0..len).map(|i| 1_577_944_800_000 + offset + i * 15_000 + (i * 7 + i / 3) % 4).collect()
+        (0..len)
+            .map(|i| 1_577_944_800_000 + i * 15_000 + (noise(offset as u64, i as u64) % 4) as i64)
+            .collect()
     }
 
     fn shared(placement: &Placement) -> Option<TimestampsRef> {
@@ -149,10 +153,12 @@ mod tests {
     #[test]
     fn regular_columns_stay_inline() {
         let memo = TimestampsMemo::default();
-        let regular: Vec<i64> = (0..2_880).map(|i| 1_000 + i * 15_000).collect();
-        let (placements, objects) = plan(&memo, "a", &[regular.clone(), regular], BodyEncoding::Zstd);
-        assert!(objects.is_empty());
-        assert!(placements.iter().all(|p| matches!(p, Placement::Inline(column) if !column.is_empty())));
+        for len in [2_880, 11_520, 100_000] {
+            let regular: Vec<i64> = (0..len).map(|i| 1_000 + i * 15_000).collect();
+            let (placements, objects) = plan(&memo, "a", &[regular.clone(), regular], BodyEncoding::Zstd);
+            assert!(objects.is_empty(), "{len}");
+            assert!(placements.iter().all(|p| matches!(p, Placement::Inline(column) if !column.is_empty())));
+        }
     }
 
     #[test]

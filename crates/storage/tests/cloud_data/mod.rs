@@ -4,7 +4,7 @@
 
 use neocortex_core::{Labels, MatchOp, Matcher, Sample, Series, TenantId};
 use neocortex_storage::{ChunkStore, SeriesChunks};
-use neocortex_testkit::chunks::xor_chunks;
+use neocortex_testkit::chunks::{noise, xor_chunks};
 
 /// 2020-01-02T00:00:00Z.
 pub const START_MS: i64 = 1_577_923_200_000;
@@ -32,10 +32,10 @@ fn series_labels() -> Vec<Labels> {
 /// Series `index`'s samples: scrapes every minute plus 0–3 ms of jitter that both series of
 /// an instance share (as one scrape stamps every series of a target).
 fn samples_of(index: usize) -> Vec<Sample> {
-    let instance = (index % 2) as i64;
+    let instance = (index % 2) as u64;
     (0..SAMPLES)
         .map(|i| Sample {
-            timestamp_ms: START_MS + i as i64 * STEP_MS + (i as i64 * 7 + i as i64 / 3 + instance) % 4,
+            timestamp_ms: START_MS + i as i64 * STEP_MS + (noise(instance, i as u64) % 4) as i64,
             value: (index * 1000 + i) as f64 * 0.5,
         })
         .collect()
