@@ -23,6 +23,15 @@ pub fn xor_chunks(samples: &[Sample], samples_per_chunk: usize) -> Vec<XorChunk>
         .collect()
 }
 
+/// SplitMix64 of `(seed, i)`: deterministic noise that no compressor sees through, for test
+/// data that must cost what real data costs (random scrape jitter, random values).
+pub fn noise(seed: u64, i: u64) -> u64 {
+    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,13 +48,4 @@ mod tests {
         assert_eq!(decoded, expected);
         assert!(xor_chunks(&[], 120).is_empty());
     }
-}
-
-/// SplitMix64 of `(seed, i)`: deterministic noise that no compressor sees through, for test
-/// data that must cost what real data costs (random scrape jitter, random values).
-pub fn noise(seed: u64, i: u64) -> u64 {
-    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
