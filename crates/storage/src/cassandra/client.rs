@@ -326,6 +326,12 @@ impl ObjectClient for CassandraClient {
         keys.sort();
         Ok(keys)
     }
+
+    /// The chunks table is one table for every period (not dropped by the table manager), so
+    /// retention deletes its expired rows one by one.
+    async fn delete_chunks_before(&self, through_before_ms: i64) -> Result<Option<usize>, StorageError> {
+        crate::object::delete_listed_chunks_before(self, through_before_ms).await.map(Some)
+    }
 }
 
 #[async_trait]

@@ -5,12 +5,11 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::chunk_key::ChunkRef;
 use crate::error::StorageError;
 use crate::object::ObjectClient;
 
@@ -100,31 +99,14 @@ impl ObjectClient for FilesystemObjectClient {
     /// Walks every file and deletes the chunk objects that end before the cutoff (by the
     /// `through` of their key, not the file's age); other files are left alone.
     async fn delete_chunks_before(&self, through_before_ms: i64) -> Result<Option<usize>, StorageError> {
-        let expired: Vec<String> = self
-            .list("")
-            .await?
-            .into_iter()
-            .filter(|key| {
-                let Some((user, _)) = key.split_once('/') else { return false };
-                ChunkRef::parse(user, key).is_ok_and(|chunk| chunk.through_ms < through_before_ms)
-            })
-            .collect();
-        let deleted = expired.len();
-        futures::stream::iter(expired)
-            .map(|key| async move { self.delete(&key).await })
-            .buffer_unordered(DELETE_CONCURRENCY)
-            .try_collect::<()>()
-            .await?;
-        Ok(Some(deleted))
+        crate::object::delete_listed_chunks_before(self, through_before_ms).await.map(Some)
     }
 }
-
-/// Files deleted at once by `delete_chunks_before`.
-const DELETE_CONCURRENCY: usize = 16;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk_key::ChunkRef;
 
     #[tokio::test]
     async fn conformance() {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{FuturesOrdered, FuturesUnordered};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::error::StorageError;
 use crate::table_client::TableClient;
@@ -91,6 +91,36 @@ pub trait ObjectClient: Send + Sync {
         None
     }
 }
+
+/// Deletes, by listing every key, the chunk objects (and timestamps objects, keyed alike) whose
+/// last sample is before `through_before_ms`: `delete_chunks_before` for stores that keep
+/// every chunk in one place with no expiry of their own (the filesystem, Cassandra's chunks
+/// table). Keys that are not chunk keys are left alone.
+pub(crate) async fn delete_listed_chunks_before(
+    client: &(impl ObjectClient + ?Sized),
+    through_before_ms: i64,
+) -> Result<usize, StorageError> {
+    let expired: Vec<String> = client
+        .list("")
+        .await?
+        .into_iter()
+        .filter(|key| {
+            let Some((user, _)) = key.split_once('/') else { return false };
+            crate::chunk_key::ChunkRef::parse(user, key)
+                .is_ok_and(|chunk| chunk.through_ms < through_before_ms)
+        })
+        .collect();
+    let deleted = expired.len();
+    futures::stream::iter(expired)
+        .map(|key| async move { client.delete(&key).await })
+        .buffer_unordered(DELETE_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    Ok(deleted)
+}
+
+/// Objects deleted at once by [`delete_listed_chunks_before`].
+const DELETE_CONCURRENCY: usize = 16;
 
 /// The object under `key` through `get_many`, for clients that read in batches and answer a
 /// single `get` as a batch of one.

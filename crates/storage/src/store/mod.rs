@@ -44,6 +44,9 @@ pub struct ChunkStore {
     object_concurrency: usize,
     /// Timestamps objects written recently, so later flush batches name them.
     timestamps_memo: shared_timestamps::TimestampsMemo,
+    /// Timestamps objects read recently, decoded: the series of one target name the same one,
+    /// query after query.
+    decoded_timestamps: shared_timestamps::DecodedTimestamps,
 }
 
 impl std::fmt::Debug for ChunkStore {
@@ -83,6 +86,7 @@ impl ChunkStore {
             body_encoding: BodyEncoding::default(),
             object_concurrency: DEFAULT_OBJECT_CONCURRENCY,
             timestamps_memo: shared_timestamps::TimestampsMemo::default(),
+            decoded_timestamps: shared_timestamps::DecodedTimestamps::new(),
         }
     }
 

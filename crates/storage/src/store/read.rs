@@ -318,7 +318,17 @@ impl ChunkStore {
         if wanted.is_empty() {
             return Ok(());
         }
-        let refs: Vec<ChunkRef> = wanted
+        let mut timestamps: HashMap<TimestampsRef, Arc<[i64]>> = HashMap::with_capacity(wanted.len());
+        let mut missing = Vec::new();
+        for reference in wanted {
+            match self.decoded_timestamps.get(user, reference).await {
+                Some(known) => {
+                    timestamps.insert(reference, known);
+                }
+                None => missing.push(reference),
+            }
+        }
+        let refs: Vec<ChunkRef> = missing
             .into_iter()
             .map(|reference| ChunkRef {
                 user: user.to_string(),
@@ -328,7 +338,6 @@ impl ChunkStore {
                 checksum: reference.checksum,
             })
             .collect();
-        let mut timestamps: HashMap<TimestampsRef, Arc<[i64]>> = HashMap::with_capacity(refs.len());
         for (chunk, data) in self.fetch_objects(refs).await? {
             verify_checksum(&chunk, &data, "timestamps object")?;
             let reference = TimestampsRef {
@@ -337,7 +346,9 @@ impl ChunkStore {
                 through_ms: chunk.through_ms,
                 checksum: chunk.checksum,
             };
-            timestamps.insert(reference, object_format::decode_timestamps_object(&data)?.into());
+            let decoded: Arc<[i64]> = object_format::decode_timestamps_object(&data)?.into();
+            self.decoded_timestamps.insert(user, reference, Arc::clone(&decoded)).await;
+            timestamps.insert(reference, decoded);
         }
         for object in objects {
             if let Some(reference) = object.object.missing_timestamps() {

@@ -11,7 +11,7 @@
 //! checksum (an FNV-1a 64 and a CRC-32C of the encoded column, both equal).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::object_format::{self, BodyEncoding, TimestampsRef};
@@ -21,6 +21,38 @@ const MEMO_CAPACITY: usize = 100_000;
 /// How long a written timestamps object is named by later batches without being written again.
 /// Far below any retention, so an object is never named after an expiry could have removed it.
 const MEMO_TTL: Duration = Duration::from_secs(3_600);
+
+/// Bytes of decoded timestamps kept by [`DecodedTimestamps`] (2,900 columns of 12 h at 15 s).
+const DECODED_CAPACITY_BYTES: u64 = 64 << 20;
+
+/// Timestamps objects read recently, decoded, per tenant: a bounded (by bytes, least recently
+/// used first) in-process cache in front of the object store and its caches.
+#[derive(Debug, Clone)]
+pub(crate) struct DecodedTimestamps {
+    cache: moka::future::Cache<(String, TimestampsRef), Arc<[i64]>>,
+}
+
+impl DecodedTimestamps {
+    pub(crate) fn new() -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(DECODED_CAPACITY_BYTES)
+            .weigher(|_: &(String, TimestampsRef), timestamps: &Arc<[i64]>| {
+                u32::try_from(timestamps.len().saturating_mul(8).saturating_add(64)).unwrap_or(u32::MAX)
+            })
+            .build();
+        Self { cache }
+    }
+
+    /// The decoded timestamps of `reference` in `user`'s store, if read recently.
+    pub(crate) async fn get(&self, user: &str, reference: TimestampsRef) -> Option<Arc<[i64]>> {
+        self.cache.get(&(user.to_string(), reference)).await
+    }
+
+    /// Keeps decoded timestamps for later reads.
+    pub(crate) async fn insert(&self, user: &str, reference: TimestampsRef, timestamps: Arc<[i64]>) {
+        self.cache.insert((user.to_string(), reference), timestamps).await;
+    }
+}
 
 /// Where one series' timestamps go.
 #[derive(Debug)]
