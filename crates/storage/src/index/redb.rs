@@ -2,13 +2,18 @@
 //!
 //! Rows are not stored one per redb entry: a redb entry costs hundreds of bytes on disk (B-tree
 //! page slack, per-entry headers, the full hash key repeated in every key), several times the
-//! row itself. Instead each redb table maps (hash key, first range key of the block) to a
-//! [`block`] of rows of that one hash key: the rows sorted by range key whose range key is at or
-//! after the block's first key and before the next block's first key of the same hash. Blocks are
-//! prefix-compressed and zstd-compressed when that is smaller, and kept below
-//! [`block::MAX_RAW_BLOCK_BYTES`] raw bytes, so a metric with many series is many blocks and a
-//! write re-encodes only the blocks its rows fall in; a query decodes only the blocks that may
-//! hold its range keys.
+//! row itself. Instead each redb table maps (hash key, range key) of a block's first row to a
+//! [`block`]: the rows, sorted by (hash key, range key), from that key up to the next block's
+//! first key. Blocks are prefix-compressed and zstd-compressed when that is smaller, below
+//! [`block::MAX_RAW_BLOCK_BYTES`] raw and [`block::MAX_STORED_BLOCK_BYTES`] stored bytes, so a
+//! write re-encodes only the blocks its rows fall in and a query decodes only the blocks that may
+//! hold its rows.
+//!
+//! Blocks span hash keys. One block per hash key was measured first: with Cortex v11 and 16 row
+//! shards most hash keys hold 1–3 rows (the rows of one metric and label are spread over the
+//! shards, and every series has its own chunk and label-names hash keys), so that still took one
+//! redb entry, and one full hash key, per 2 rows, and the file shrank only by half. Spanning hash
+//! keys lets the shared prefixes of neighbouring hash keys and zstd work across them.
 //!
 //! A metadata table ([`LAYOUT_TABLE`], a name no index table can take) records the layout
 //! version. A file written before blocks (one entry per row, no marker) is converted on open, all
@@ -28,6 +33,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHand
 use crate::error::StorageError;
 use crate::index::IndexClient;
 use crate::schema::entries::{IndexEntry, IndexQuery, IndexRow};
+use block::{OwnedKey, Row};
 
 /// File name of the index database inside the configured directory.
 pub const INDEX_FILE_NAME: &str = "index.redb";
@@ -37,9 +43,10 @@ pub const INDEX_FILE_NAME: &str = "index.redb";
 /// an index table name and leaves it out of `list_tables`.
 pub const LAYOUT_TABLE: &str = "\0neocortex-index-layout";
 
-/// The layout this build writes: compressed blocks of rows per hash key. (Layout 1, one redb
-/// entry per row, had no marker.)
-pub const BLOCK_LAYOUT_VERSION: u64 = 2;
+/// The layout this build writes: compressed blocks of rows spanning hash keys. Layout 1, one
+/// redb entry per row, had no marker and is converted on open; layout 2, blocks of one hash key,
+/// existed only in development builds for an hour (commit f7e1695) and is refused.
+pub const BLOCK_LAYOUT_VERSION: u64 = 3;
 
 const LAYOUT_KEY: &str = "layout";
 
@@ -123,7 +130,8 @@ fn ensure_block_layout(database: &Database) -> Result<(), StorageError> {
         Some(BLOCK_LAYOUT_VERSION) => return Ok(()),
         Some(other) => {
             return Err(StorageError::Config(format!(
-                "index file has layout version {other}; this build reads version {BLOCK_LAYOUT_VERSION}"
+                "index file has layout version {other}; this build reads version {BLOCK_LAYOUT_VERSION} \
+                 (and converts files without a version); rebuild the index directory"
             )))
         }
         None => {}
@@ -153,116 +161,107 @@ fn index_table_names(transaction: &WriteTransaction) -> Result<Vec<String>, Stor
 /// memory once).
 fn convert_row_table(transaction: &WriteTransaction, name: &str) -> Result<(), StorageError> {
     let mut table = transaction.open_table(definition(name)).map_err(redb_error)?;
-    let mut hashes: Vec<(Vec<u8>, Vec<IndexRow>)> = Vec::new();
+    let mut rows = Vec::new();
     for item in table.iter().map_err(redb_error)? {
         let (key, value) = item.map_err(redb_error)?;
         let (hash, range_value) = key.value();
-        let row = IndexRow { range_value: range_value.to_vec(), value: value.value().to_vec() };
-        match hashes.last_mut() {
-            Some((last, rows)) if last.as_slice() == hash => rows.push(row),
-            _ => hashes.push((hash.to_vec(), vec![row])),
-        }
+        rows.push(Row {
+            hash: hash.to_vec(),
+            range_value: range_value.to_vec(),
+            value: value.value().to_vec(),
+        });
     }
     table.retain(|_, _| false).map_err(redb_error)?;
-    for (hash, rows) in hashes {
-        put_blocks(&mut table, &hash, rows)?;
-    }
-    Ok(())
+    put_blocks(&mut table, rows)
 }
 
-/// The first key of the block where rows at or after `range_value` of `hash` start: the last
-/// block whose first key is at or before it, else the hash's first block; `None` if the hash
-/// has no blocks.
-fn start_block<T>(table: &T, hash: &[u8], range_value: &[u8]) -> Result<Option<Vec<u8>>, StorageError>
+fn owned_key((hash, range_value): Key<'_>) -> OwnedKey {
+    (hash.to_vec(), range_value.to_vec())
+}
+
+/// The first key of the block where rows at or after `key` start: the last block whose first key
+/// is at or before it, else the table's first block; `None` if the table has no blocks.
+fn start_block<T>(table: &T, key: Key<'_>) -> Result<Option<OwnedKey>, StorageError>
 where
     T: ReadableTable<Key<'static>, &'static [u8]>,
 {
-    let lowest: Key<'_> = (hash, &[]);
-    let at: Key<'_> = (hash, range_value);
-    if let Some(item) = table.range::<Key<'_>>(lowest..=at).map_err(redb_error)?.next_back() {
-        return Ok(Some(item.map_err(redb_error)?.0.value().1.to_vec()));
+    if let Some(item) = table.range::<Key<'_>>(..=key).map_err(redb_error)?.next_back() {
+        return Ok(Some(owned_key(item.map_err(redb_error)?.0.value())));
     }
-    next_block(table, hash, Bound::Included(lowest))
+    next_block(table, Bound::Unbounded)
 }
 
-/// The first key of the first block of `hash` after `from`, if any.
-fn next_block<T>(table: &T, hash: &[u8], from: Bound<Key<'_>>) -> Result<Option<Vec<u8>>, StorageError>
+/// The first key of the first block after `from`, if any.
+fn next_block<T>(table: &T, from: Bound<Key<'_>>) -> Result<Option<OwnedKey>, StorageError>
 where
     T: ReadableTable<Key<'static>, &'static [u8]>,
 {
     let Some(item) = table.range::<Key<'_>>((from, Bound::Unbounded)).map_err(redb_error)?.next() else {
         return Ok(None);
     };
-    let (key, _) = item.map_err(redb_error)?;
-    let (block_hash, first_key) = key.value();
-    Ok((block_hash == hash).then(|| first_key.to_vec()))
+    Ok(Some(owned_key(item.map_err(redb_error)?.0.value())))
 }
 
-/// Stores sorted, unique `rows` of `hash` as blocks keyed by their first range key.
+/// Stores sorted, unique `rows` as blocks keyed by their first row's key.
 fn put_blocks(
     table: &mut redb::Table<'_, Key<'static>, &'static [u8]>,
-    hash: &[u8],
-    rows: Vec<IndexRow>,
+    rows: Vec<Row>,
 ) -> Result<(), StorageError> {
-    for part in block::split(rows) {
-        let key: Key<'_> = (hash, part[0].range_value.as_slice());
-        table.insert(key, block::encode(&part).as_slice()).map_err(redb_error)?;
+    for ((hash, first), bytes) in block::encode_blocks(rows) {
+        table.insert((hash.as_slice(), first.as_slice()), bytes.as_slice()).map_err(redb_error)?;
     }
     Ok(())
 }
 
-/// Merges sorted, unique `rows` of `hash` into the table: each run of rows that falls in one block
-/// is merged with that block, which is re-split and written back.
-fn write_hash(
+/// Merges sorted, unique `rows` into the table: each run of rows that falls in one block is
+/// merged with that block, which is re-split and written back.
+fn write_rows(
     table: &mut redb::Table<'_, Key<'static>, &'static [u8]>,
-    hash: &[u8],
-    mut rows: Vec<IndexRow>,
+    mut rows: Vec<Row>,
 ) -> Result<(), StorageError> {
     while !rows.is_empty() {
-        let Some(first_key) = start_block(table, hash, &rows[0].range_value)? else {
-            return put_blocks(table, hash, rows);
+        let Some((hash, first)) = start_block(table, rows[0].key())? else {
+            return put_blocks(table, rows);
         };
-        let next = next_block(table, hash, Bound::Excluded((hash, first_key.as_slice())))?;
-        let count = match &next {
-            Some(next) => rows.iter().take_while(|row| row.range_value < *next).count(),
+        let key: Key<'_> = (&hash, &first);
+        let count = match next_block(table, Bound::Excluded(key))? {
+            Some((next_hash, next_first)) => rows
+                .iter()
+                .take_while(|row| row.key() < (next_hash.as_slice(), next_first.as_slice()))
+                .count(),
             None => rows.len(),
         };
         let rest = rows.split_off(count);
-        let key: Key<'_> = (hash, first_key.as_slice());
         let existing = {
             let stored = table.get(key).map_err(redb_error)?.ok_or_else(|| redb_error("block vanished"))?;
-            block::decode(&first_key, stored.value())?
+            block::decode(key, stored.value())?
         };
         let merged = block::merge(existing, rows);
-        if merged[0].range_value != first_key {
+        if merged[0].key() != key {
             table.remove(key).map_err(redb_error)?;
         }
-        put_blocks(table, hash, merged)?;
+        put_blocks(table, merged)?;
         rows = rest;
     }
     Ok(())
 }
 
 /// Sorts entries by (table, hash, range), keeping the last written of equal keys, and groups them
-/// as table → hash → rows.
-fn group_entries(mut entries: Vec<IndexEntry>) -> Vec<(String, Vec<(String, Vec<IndexRow>)>)> {
+/// by table.
+fn group_entries(mut entries: Vec<IndexEntry>) -> Vec<(String, Vec<Row>)> {
     entries.sort_by(|a, b| {
         (&a.table, &a.hash_value, &a.range_value).cmp(&(&b.table, &b.hash_value, &b.range_value))
     });
-    let mut tables: Vec<(String, Vec<(String, Vec<IndexRow>)>)> = Vec::new();
+    let mut tables: Vec<(String, Vec<Row>)> = Vec::new();
     for entry in entries {
-        if tables.last().is_none_or(|(name, _)| *name != entry.table) {
-            tables.push((entry.table, Vec::new()));
-        }
-        let hashes = &mut tables.last_mut().expect("pushed above").1;
-        if hashes.last().is_none_or(|(hash, _)| *hash != entry.hash_value) {
-            hashes.push((entry.hash_value, Vec::new()));
-        }
-        let rows = &mut hashes.last_mut().expect("pushed above").1;
-        let row = IndexRow { range_value: entry.range_value, value: entry.value };
-        match rows.last_mut() {
-            Some(last) if last.range_value == row.range_value => *last = row,
-            _ => rows.push(row),
+        let row =
+            Row { hash: entry.hash_value.into_bytes(), range_value: entry.range_value, value: entry.value };
+        match tables.last_mut() {
+            Some((name, rows)) if *name == entry.table => match rows.last_mut() {
+                Some(last) if last.key() == row.key() => *last = row,
+                _ => rows.push(row),
+            },
+            _ => tables.push((entry.table, vec![row])),
         }
     }
     tables
@@ -274,17 +273,15 @@ fn write_entries(database: &Database, entries: Vec<IndexEntry>) -> Result<(), St
         check_table_name(name)?;
     }
     let transaction = database.begin_write().map_err(redb_error)?;
-    for (name, hashes) in tables {
+    for (name, rows) in tables {
         let mut table = transaction.open_table(definition(&name)).map_err(redb_error)?;
-        for (hash, rows) in hashes {
-            write_hash(&mut table, hash.as_bytes(), rows)?;
-        }
+        write_rows(&mut table, rows)?;
     }
     transaction.commit().map_err(redb_error)
 }
 
-/// The rows of one query: from the block that may hold its lower bound, forward through the
-/// hash's blocks until range keys pass the prefix.
+/// The rows of one query: from the block that may hold its lower bound, forward until keys pass
+/// the hash key and the range-key prefix.
 fn query_table<T>(table: &T, query: &IndexQuery) -> Result<Vec<IndexRow>, StorageError>
 where
     T: ReadableTable<Key<'static>, &'static [u8]>,
@@ -292,27 +289,28 @@ where
     let hash = query.hash_value.as_bytes();
     let prefix = query.range_value_prefix.as_deref().unwrap_or_default();
     let start = query.range_value_start.as_deref().unwrap_or_default();
-    let lower = prefix.max(start);
-    let Some(first_key) = start_block(table, hash, lower)? else {
+    let lower: Key<'_> = (hash, prefix.max(start));
+    // Keys at or after `lower` that are not (hash, prefix…) sort after every wanted row.
+    let past = |key: Key<'_>| key >= lower && (key.0 != hash || !key.1.starts_with(prefix));
+    let Some((first_hash, first)) = start_block(table, lower)? else {
         return Ok(Vec::new());
     };
     let mut rows = Vec::new();
-    let from: Key<'_> = (hash, first_key.as_slice());
+    let from: Key<'_> = (&first_hash, &first);
     for item in table.range::<Key<'_>>(from..).map_err(redb_error)? {
         let (key, stored) = item.map_err(redb_error)?;
-        let (block_hash, block_key) = key.value();
-        if block_hash != hash || (block_key >= lower && !block_key.starts_with(prefix)) {
+        if past(key.value()) {
             break;
         }
-        for row in block::decode(block_key, stored.value())? {
-            if row.range_value.as_slice() < lower {
+        for row in block::decode(key.value(), stored.value())? {
+            if row.key() < lower {
                 continue;
             }
-            if !row.range_value.starts_with(prefix) {
+            if past(row.key()) {
                 return Ok(rows);
             }
             if query.accepts(&row.range_value, &row.value) {
-                rows.push(row);
+                rows.push(IndexRow { range_value: row.range_value, value: row.value });
             }
         }
     }
@@ -428,10 +426,10 @@ mod tests {
     }
 
     /// Every block of the table as (hash, first key, rows), checking the block invariants: rows
-    /// sorted, the first row at the block key, every row before the next block of its hash.
-    fn blocks(client: &RedbIndexClient) -> Vec<(Vec<u8>, Vec<u8>, Vec<IndexRow>)> {
+    /// sorted, the first row at the block key, every row before the next block.
+    fn blocks(client: &RedbIndexClient) -> Vec<(Vec<u8>, Vec<u8>, Vec<Row>)> {
         let transaction = client.database.begin_read().unwrap();
-        let mut out: Vec<(Vec<u8>, Vec<u8>, Vec<IndexRow>)> = Vec::new();
+        let mut out: Vec<(Vec<u8>, Vec<u8>, Vec<Row>)> = Vec::new();
         let table = match transaction.open_table(definition("index_1")) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return out,
@@ -439,14 +437,11 @@ mod tests {
         };
         for item in table.iter().unwrap() {
             let (key, stored) = item.unwrap();
-            let (hash, first_key) = key.value();
-            let rows = block::decode(first_key, stored.value()).unwrap();
-            if let Some((previous_hash, _, previous_rows)) = out.last() {
-                if previous_hash.as_slice() == hash {
-                    assert!(previous_rows.last().unwrap().range_value.as_slice() < first_key);
-                }
+            let rows = block::decode(key.value(), stored.value()).unwrap();
+            if let Some((_, _, previous_rows)) = out.last() {
+                assert!(previous_rows.last().unwrap().key() < key.value());
             }
-            out.push((hash.to_vec(), first_key.to_vec(), rows));
+            out.push((key.value().0.to_vec(), key.value().1.to_vec(), rows));
         }
         out
     }
@@ -503,7 +498,7 @@ mod tests {
         assert!(after.len() > before);
         assert!(after[0].1.starts_with(b"a"), "the first block now starts at the new first row");
         for (_, _, rows) in &after {
-            assert!(block::encode(rows).len() <= block::MAX_RAW_BLOCK_BYTES + 16);
+            assert!(block::encode(rows).len() <= block::MAX_STORED_BLOCK_BYTES);
         }
         let rows = client.query(vec![query("h")]).await.unwrap().remove(0);
         assert_eq!(rows.len(), 1205);
@@ -599,7 +594,7 @@ mod tests {
         let client = RedbIndexClient::open(directory.path()).unwrap();
         assert_eq!(client.list_tables().await.unwrap(), vec!["index_1", "index_2"]);
         let stored = blocks(&client);
-        assert!(stored.len() > 2 && stored.len() < 20, "{} blocks", stored.len());
+        assert!(stored.len() > 1 && stored.len() < 20, "{} blocks", stored.len());
         let mut by_prefix = query("h");
         by_prefix.range_value_prefix = Some(b"a000042\0".to_vec());
         let results = client.query(vec![query("h"), query("other"), by_prefix]).await.unwrap();
@@ -614,6 +609,19 @@ mod tests {
         // Reopening finds the marker and leaves the blocks alone.
         let client = RedbIndexClient::open(directory.path()).unwrap();
         assert_eq!(client.query(vec![query("h")]).await.unwrap()[0], expected);
+    }
+
+    #[test]
+    fn refuses_an_unknown_layout_version() {
+        let directory = tempfile::tempdir().unwrap();
+        {
+            let database = Database::create(directory.path().join(INDEX_FILE_NAME)).unwrap();
+            let transaction = database.begin_write().unwrap();
+            transaction.open_table(layout_definition()).unwrap().insert(LAYOUT_KEY, 2).unwrap();
+            transaction.commit().unwrap();
+        }
+        let error = RedbIndexClient::open(directory.path()).unwrap_err();
+        assert!(matches!(error, StorageError::Config(_)), "{error}");
     }
 
     fn arbitrary_entry() -> impl Strategy<Value = IndexEntry> {

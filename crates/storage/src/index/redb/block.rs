@@ -1,20 +1,51 @@
-//! The on-disk block of the redb index: the rows (range key, value) of one hash key that sort
-//! between the block's first key and the next block's first key, prefix-compressed and, when that
-//! is smaller, zstd-compressed.
+//! The on-disk block of the redb index: the rows (hash key, range key, value) that sort between
+//! the block's first key and the next block's first key, prefix-compressed and, when that is
+//! smaller, zstd-compressed.
 //!
 //! Layout: one tag byte, then either the raw row bytes (`TAG_PLAIN`) or a uvarint raw length and
-//! one zstd frame of them (`TAG_ZSTD`). The raw rows are, each: uvarint length of the prefix shared
-//! with the previous row's range key (for the first row: with the block's first key, which the
-//! redb key already holds, so the first range key costs one byte), uvarint suffix length, suffix,
-//! uvarint value length, value.
+//! one zstd frame of them (`TAG_ZSTD`). The raw rows are, each: the hash key, then the range key,
+//! each as uvarint length of the prefix shared with the previous row's (for the first row: with
+//! the block's first key, which the redb key already holds, so the first key costs two bytes),
+//! uvarint suffix length, suffix; then uvarint value length, value.
+
+use std::cmp::Ordering;
 
 use crate::error::StorageError;
-use crate::schema::entries::IndexRow;
+
+/// One index row as blocks hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
+    /// The hash key's bytes.
+    pub hash: Vec<u8>,
+    /// The range key.
+    pub range_value: Vec<u8>,
+    /// The value.
+    pub value: Vec<u8>,
+}
+
+/// An owned (hash key, range key): a block's first key.
+pub(crate) type OwnedKey = (Vec<u8>, Vec<u8>);
+
+/// One encoded block: its first row's key and its bytes.
+pub(crate) type EncodedBlock = (OwnedKey, Vec<u8>);
+
+impl Row {
+    /// (hash key, range key): the order of rows in and between blocks.
+    pub(crate) fn key(&self) -> (&[u8], &[u8]) {
+        (&self.hash, &self.range_value)
+    }
+}
 
 /// Raw (prefix-compressed, before zstd) bytes above which a block is split on write. Measured on
-/// the store benchmark (v11, 16 row shards): most hashes are far smaller, and larger blocks
-/// compress only a little better while every write to them re-encodes more.
+/// the store benchmark's rows (v11, 16 row shards, 2,000 series): 8 KiB blocks took 38 % more
+/// pages than 16 KiB, 32 KiB only 2 % fewer, while every write to a block re-encodes all of it.
 pub(crate) const MAX_RAW_BLOCK_BYTES: usize = 16 * 1024;
+
+/// Stored (encoded) bytes above which a block of several rows is halved: a block, its redb key
+/// and redb's per-entry bytes then fit one 4 KiB page, where a slightly larger one would take a
+/// page of 8 KiB (redb gives an entry larger than a page a power-of-two run of pages). On the
+/// benchmark's rows this bound saves 16 % of the pages.
+pub(crate) const MAX_STORED_BLOCK_BYTES: usize = 3_800;
 
 /// A decoded block larger than this is refused as corrupt rather than allocated.
 const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
@@ -73,31 +104,44 @@ fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-/// Raw bytes `row` takes after a row whose range key is `previous`.
-fn raw_row_len(previous: &[u8], row: &IndexRow) -> usize {
-    let shared = shared_prefix(previous, &row.range_value);
-    let suffix = row.range_value.len() - shared;
-    uvarint_len(shared) + uvarint_len(suffix) + suffix + uvarint_len(row.value.len()) + row.value.len()
+/// Raw bytes `bytes` take after `previous`: shared length, suffix length, suffix.
+fn raw_part_len(previous: &[u8], bytes: &[u8]) -> usize {
+    let suffix = bytes.len() - shared_prefix(previous, bytes);
+    uvarint_len(bytes.len() - suffix) + uvarint_len(suffix) + suffix
 }
 
-fn encode_raw(rows: &[IndexRow]) -> Vec<u8> {
+/// Raw bytes `row` takes after `previous` (the first row's: after nothing, an upper bound).
+fn raw_row_len(previous: Option<&Row>, row: &Row) -> usize {
+    let (hash, range) = previous.map(Row::key).unwrap_or_default();
+    raw_part_len(hash, &row.hash)
+        + raw_part_len(range, &row.range_value)
+        + uvarint_len(row.value.len())
+        + row.value.len()
+}
+
+fn put_part(out: &mut Vec<u8>, previous: &[u8], bytes: &[u8]) {
+    let shared = shared_prefix(previous, bytes);
+    put_uvarint(out, shared);
+    put_uvarint(out, bytes.len() - shared);
+    out.extend_from_slice(&bytes[shared..]);
+}
+
+fn encode_raw(rows: &[Row]) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut previous: &[u8] = rows.first().map(|row| row.range_value.as_slice()).unwrap_or_default();
+    let mut previous = rows.first().map(Row::key).unwrap_or_default();
     for row in rows {
-        let shared = shared_prefix(previous, &row.range_value);
-        put_uvarint(&mut out, shared);
-        put_uvarint(&mut out, row.range_value.len() - shared);
-        out.extend_from_slice(&row.range_value[shared..]);
+        put_part(&mut out, previous.0, &row.hash);
+        put_part(&mut out, previous.1, &row.range_value);
         put_uvarint(&mut out, row.value.len());
         out.extend_from_slice(&row.value);
-        previous = &row.range_value;
+        previous = row.key();
     }
     out
 }
 
-/// Encodes `rows` (sorted by range key, unique, not empty) as one block whose redb key holds
-/// `rows[0].range_value`.
-pub(crate) fn encode(rows: &[IndexRow]) -> Vec<u8> {
+/// Encodes `rows` (sorted by key, unique, not empty) as one block whose redb key holds
+/// `rows[0].key()`.
+pub(crate) fn encode(rows: &[Row]) -> Vec<u8> {
     let raw = encode_raw(rows);
     if let Ok(compressed) = zstd::bulk::compress(&raw, ZSTD_LEVEL) {
         if compressed.len() + uvarint_len(raw.len()) < raw.len() {
@@ -114,8 +158,30 @@ pub(crate) fn encode(rows: &[IndexRow]) -> Vec<u8> {
     out
 }
 
-/// Decodes a block stored under first key `first_key`: its rows, sorted by range key.
-pub(crate) fn decode(first_key: &[u8], block: &[u8]) -> Result<Vec<IndexRow>, StorageError> {
+/// Splits sorted, unique rows into blocks (see [`split`]) and encodes them, halving any block of
+/// several rows whose encoding exceeds [`MAX_STORED_BLOCK_BYTES`]: (first row's key, block bytes)
+/// per block, in key order.
+pub(crate) fn encode_blocks(rows: Vec<Row>) -> Vec<EncodedBlock> {
+    let mut blocks = Vec::new();
+    for part in split(rows) {
+        encode_bounded(part, &mut blocks);
+    }
+    blocks
+}
+
+fn encode_bounded(mut rows: Vec<Row>, blocks: &mut Vec<EncodedBlock>) {
+    let bytes = encode(&rows);
+    if bytes.len() <= MAX_STORED_BLOCK_BYTES || rows.len() < 2 {
+        blocks.push(((rows[0].hash.clone(), rows[0].range_value.clone()), bytes));
+        return;
+    }
+    let back = rows.split_off(rows.len() / 2);
+    encode_bounded(rows, blocks);
+    encode_bounded(back, blocks);
+}
+
+/// Decodes a block stored under first key `first_key`: its rows, sorted by key.
+pub(crate) fn decode(first_key: (&[u8], &[u8]), block: &[u8]) -> Result<Vec<Row>, StorageError> {
     let (&tag, body) = block.split_first().ok_or_else(|| corrupt("empty block"))?;
     match tag {
         TAG_PLAIN => decode_raw(first_key, body),
@@ -135,37 +201,45 @@ pub(crate) fn decode(first_key: &[u8], block: &[u8]) -> Result<Vec<IndexRow>, St
     }
 }
 
-fn decode_raw(first_key: &[u8], raw: &[u8]) -> Result<Vec<IndexRow>, StorageError> {
-    let mut rows: Vec<IndexRow> = Vec::new();
+/// Reads one prefix-compressed part (hash or range key) after `previous`.
+fn get_part(raw: &[u8], at: &mut usize, previous: &[u8]) -> Result<Vec<u8>, StorageError> {
+    let shared = get_uvarint(raw, at)?;
+    if shared > previous.len() {
+        return Err(corrupt(format!("shared prefix {shared} longer than the previous key")));
+    }
+    let suffix_len = get_uvarint(raw, at)?;
+    let suffix = take(raw, at, suffix_len)?;
+    let mut bytes = Vec::with_capacity(shared + suffix.len());
+    bytes.extend_from_slice(&previous[..shared]);
+    bytes.extend_from_slice(suffix);
+    Ok(bytes)
+}
+
+fn decode_raw(first_key: (&[u8], &[u8]), raw: &[u8]) -> Result<Vec<Row>, StorageError> {
+    let mut rows: Vec<Row> = Vec::new();
     let mut at = 0;
     while at < raw.len() {
-        let previous = rows.last().map(|row| row.range_value.as_slice()).unwrap_or(first_key);
-        let shared = get_uvarint(raw, &mut at)?;
-        if shared > previous.len() {
-            return Err(corrupt(format!("shared prefix {shared} longer than the previous key")));
-        }
-        let suffix_len = get_uvarint(raw, &mut at)?;
-        let suffix = take(raw, &mut at, suffix_len)?;
-        let mut range_value = Vec::with_capacity(shared + suffix.len());
-        range_value.extend_from_slice(&previous[..shared]);
-        range_value.extend_from_slice(suffix);
+        let previous = rows.last().map(Row::key).unwrap_or(first_key);
+        let hash = get_part(raw, &mut at, previous.0)?;
+        let range_value = get_part(raw, &mut at, previous.1)?;
         let value_len = get_uvarint(raw, &mut at)?;
         let value = take(raw, &mut at, value_len)?.to_vec();
-        if rows.last().is_some_and(|last| last.range_value >= range_value) {
+        let row = Row { hash, range_value, value };
+        if rows.last().is_some_and(|last| last.key() >= row.key()) {
             return Err(corrupt("rows out of order"));
         }
-        rows.push(IndexRow { range_value, value });
+        rows.push(row);
     }
     match rows.first() {
-        Some(first) if first.range_value == first_key => Ok(rows),
+        Some(first) if first.key() == first_key => Ok(rows),
         Some(_) => Err(corrupt("first row differs from the block key")),
         None => Err(corrupt("block without rows")),
     }
 }
 
-/// Merges `new` rows into `existing` (both sorted by range key, unique); a new row replaces an
-/// existing row with the same range key.
-pub(crate) fn merge(existing: Vec<IndexRow>, new: Vec<IndexRow>) -> Vec<IndexRow> {
+/// Merges `new` rows into `existing` (both sorted by key, unique); a new row replaces an existing
+/// row with the same key.
+pub(crate) fn merge(existing: Vec<Row>, new: Vec<Row>) -> Vec<Row> {
     let mut out = Vec::with_capacity(existing.len() + new.len());
     let mut existing = existing.into_iter().peekable();
     let mut new = new.into_iter().peekable();
@@ -174,10 +248,10 @@ pub(crate) fn merge(existing: Vec<IndexRow>, new: Vec<IndexRow>) -> Vec<IndexRow
             (None, None) => return out,
             (Some(_), None) => false,
             (None, Some(_)) => true,
-            (Some(old), Some(fresh)) => match old.range_value.cmp(&fresh.range_value) {
-                std::cmp::Ordering::Less => false,
-                std::cmp::Ordering::Greater => true,
-                std::cmp::Ordering::Equal => {
+            (Some(old), Some(fresh)) => match old.key().cmp(&fresh.key()) {
+                Ordering::Less => false,
+                Ordering::Greater => true,
+                Ordering::Equal => {
                     existing.next();
                     true
                 }
@@ -188,16 +262,19 @@ pub(crate) fn merge(existing: Vec<IndexRow>, new: Vec<IndexRow>) -> Vec<IndexRow
 }
 
 /// Splits sorted rows into blocks of at most about [`MAX_RAW_BLOCK_BYTES`] raw bytes (a single
-/// larger row gets a block of its own). Rows that fit one block stay one block; larger runs are cut
+/// larger row gets a block of its own; no rows, no blocks). Rows that fit one block stay one block; larger runs are cut
 /// into equal parts of about three quarters of the bound, so a block split by one more row leaves
 /// room for the next ones instead of splitting again at once.
-pub(crate) fn split(rows: Vec<IndexRow>) -> Vec<Vec<IndexRow>> {
+pub(crate) fn split(rows: Vec<Row>) -> Vec<Vec<Row>> {
     let sizes: Vec<usize> = rows
         .iter()
         .enumerate()
-        .map(|(i, row)| raw_row_len(if i == 0 { &[] } else { &rows[i - 1].range_value }, row))
+        .map(|(i, row)| raw_row_len(i.checked_sub(1).map(|p| &rows[p]), row))
         .collect();
     let total: usize = sizes.iter().sum();
+    if rows.is_empty() {
+        return Vec::new();
+    }
     if total <= MAX_RAW_BLOCK_BYTES {
         return vec![rows];
     }
@@ -221,8 +298,12 @@ pub(crate) fn split(rows: Vec<IndexRow>) -> Vec<Vec<IndexRow>> {
 mod tests {
     use super::*;
 
-    fn row(range: &str, value: &str) -> IndexRow {
-        IndexRow { range_value: range.as_bytes().to_vec(), value: value.as_bytes().to_vec() }
+    fn row(range: &str, value: &str) -> Row {
+        hashed("h", range, value)
+    }
+
+    fn hashed(hash: &str, range: &str, value: &str) -> Row {
+        Row { hash: hash.into(), range_value: range.into(), value: value.into() }
     }
 
     #[test]
@@ -230,37 +311,44 @@ mod tests {
         let small = vec![row("a\0", "x")];
         let block = encode(&small);
         assert_eq!(block[0], TAG_PLAIN);
-        assert_eq!(decode(b"a\0", &block).unwrap(), small);
+        assert_eq!(decode((b"h", b"a\0"), &block).unwrap(), small);
 
-        let many: Vec<IndexRow> = (0..500).map(|i| row(&format!("series-{i:05}\0\0\0"), "node")).collect();
+        let many: Vec<Row> = (0..500).map(|i| row(&format!("series-{i:05}\0\0\0"), "node")).collect();
         let block = encode(&many);
         assert_eq!(block[0], TAG_ZSTD);
-        assert_eq!(decode(many[0].range_value.as_slice(), &block).unwrap(), many);
+        assert_eq!(decode(many[0].key(), &block).unwrap(), many);
     }
 
     #[test]
     fn empty_range_keys_and_values() {
-        let rows = vec![row("", ""), row("\u{ff}", "")];
-        assert_eq!(decode(b"", &encode(&rows)).unwrap(), rows);
+        let rows = vec![hashed("", "", ""), hashed("", "\u{ff}", ""), hashed("h", "", "")];
+        assert_eq!(decode((b"", b""), &encode(&rows)).unwrap(), rows);
     }
 
     #[test]
     fn corrupt_blocks_are_errors_not_panics() {
-        let rows: Vec<IndexRow> = (0..50).map(|i| row(&format!("k{i:03}"), "v")).collect();
+        let rows: Vec<Row> = (0..50).map(|i| row(&format!("k{i:03}"), "v")).collect();
         let block = encode(&rows);
         for cut in 0..block.len() {
-            let _ = decode(b"k000", &block[..cut]);
+            let _ = decode((b"h", b"k000"), &block[..cut]);
         }
-        assert!(decode(b"k000", &[]).is_err());
-        assert!(decode(b"k000", &[9, 1, 2]).is_err());
-        assert!(decode(b"other", &block).is_err(), "the block key must be the first row");
-        assert!(decode(b"k", &[TAG_PLAIN, 5, 0, 0]).is_err(), "shared prefix longer than the key");
-        assert!(decode(b"k", &[TAG_ZSTD, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err(), "oversized raw length");
+        assert!(decode((b"h", b"k000"), &[]).is_err());
+        assert!(decode((b"h", b"k000"), &[9, 1, 2]).is_err());
+        assert!(decode((b"h", b"other"), &block).is_err(), "the block key must be the first row");
+        assert!(decode((b"h", b"k"), &[TAG_PLAIN, 5, 0, 0]).is_err(), "shared prefix longer than the key");
+        assert!(
+            decode((b"h", b"k"), &[TAG_ZSTD, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err(),
+            "oversized raw length"
+        );
     }
 
     #[test]
     fn merge_replaces_and_interleaves() {
         let existing = vec![row("a", "1"), row("c", "1"), row("e", "1")];
+        assert_eq!(
+            merge(vec![hashed("a", "z", "1")], vec![row("a", "2")]),
+            vec![hashed("a", "z", "1"), row("a", "2")]
+        );
         let new = vec![row("b", "2"), row("c", "2"), row("f", "2")];
         assert_eq!(
             merge(existing, new),
@@ -269,9 +357,37 @@ mod tests {
     }
 
     #[test]
+    fn encoded_blocks_fit_a_page() {
+        // Incompressible rows (xorshift bytes): 13 KiB raw, one raw block, 13 KiB stored.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rows: Vec<Row> = (0..400u32)
+            .map(|i| {
+                let mut range = i.to_be_bytes().to_vec();
+                for _ in 0..4 {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    range.extend_from_slice(&state.to_le_bytes());
+                }
+                Row { hash: b"h".to_vec(), range_value: range, value: Vec::new() }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.range_value.cmp(&b.range_value));
+        assert_eq!(split(rows.clone()).len(), 1);
+        let blocks = encode_blocks(rows.clone());
+        assert!(blocks.len() > 3, "{}", blocks.len());
+        let mut decoded = Vec::new();
+        for ((hash, first), bytes) in &blocks {
+            assert!(bytes.len() <= MAX_STORED_BLOCK_BYTES);
+            decoded.extend(decode((hash, first), bytes).unwrap());
+        }
+        assert_eq!(decoded, rows);
+        assert!(encode_blocks(Vec::new()).is_empty());
+    }
+
+    #[test]
     fn split_bounds_blocks_and_keeps_order() {
-        let rows: Vec<IndexRow> =
-            (0..3000).map(|i| row(&format!("{i:08}-{}", "x".repeat(20)), "value")).collect();
+        let rows: Vec<Row> = (0..3000).map(|i| row(&format!("{i:08}-{}", "x".repeat(20)), "value")).collect();
         let blocks = split(rows.clone());
         assert!(blocks.len() > 1);
         for block in &blocks {
