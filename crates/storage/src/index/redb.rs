@@ -23,7 +23,7 @@
 
 mod block;
 
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -296,23 +296,26 @@ where
         return Ok(Vec::new());
     };
     let mut rows = Vec::new();
+    let mut done = false;
     let from: Key<'_> = (&first_hash, &first);
     for item in table.range::<Key<'_>>(from..).map_err(redb_error)? {
         let (key, stored) = item.map_err(redb_error)?;
-        if past(key.value()) {
+        if done || past(key.value()) {
             break;
         }
-        for row in block::decode(key.value(), stored.value())? {
-            if row.key() < lower {
-                continue;
+        block::scan(key.value(), stored.value(), |row_hash, range_value, value| {
+            if (row_hash, range_value) < lower {
+                return ControlFlow::Continue(());
             }
-            if past(row.key()) {
-                return Ok(rows);
+            if past((row_hash, range_value)) {
+                done = true;
+                return ControlFlow::Break(());
             }
-            if query.accepts(&row.range_value, &row.value) {
-                rows.push(IndexRow { range_value: row.range_value, value: row.value });
+            if query.accepts(range_value, value) {
+                rows.push(IndexRow { range_value: range_value.to_vec(), value: value.to_vec() });
             }
-        }
+            ControlFlow::Continue(())
+        })?;
     }
     Ok(rows)
 }

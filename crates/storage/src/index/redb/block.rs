@@ -9,6 +9,7 @@
 //! uvarint suffix length, suffix; then uvarint value length, value.
 
 use std::cmp::Ordering;
+use std::ops::ControlFlow;
 
 use crate::error::StorageError;
 
@@ -182,9 +183,25 @@ fn encode_bounded(mut rows: Vec<Row>, blocks: &mut Vec<EncodedBlock>) {
 
 /// Decodes a block stored under first key `first_key`: its rows, sorted by key.
 pub(crate) fn decode(first_key: (&[u8], &[u8]), block: &[u8]) -> Result<Vec<Row>, StorageError> {
+    let mut rows = Vec::new();
+    scan(first_key, block, |hash, range_value, value| {
+        rows.push(Row { hash: hash.to_vec(), range_value: range_value.to_vec(), value: value.to_vec() });
+        ControlFlow::Continue(())
+    })?;
+    Ok(rows)
+}
+
+/// Calls `visit` with each row (hash key, range key, value) of a block stored under `first_key`,
+/// in key order, until it breaks. Queries use this rather than [`decode`]: no allocation per
+/// row, and rows after the wanted ones are not decoded at all.
+pub(crate) fn scan(
+    first_key: (&[u8], &[u8]),
+    block: &[u8],
+    visit: impl FnMut(&[u8], &[u8], &[u8]) -> ControlFlow<()>,
+) -> Result<(), StorageError> {
     let (&tag, body) = block.split_first().ok_or_else(|| corrupt("empty block"))?;
     match tag {
-        TAG_PLAIN => decode_raw(first_key, body),
+        TAG_PLAIN => scan_raw(first_key, body, visit),
         TAG_ZSTD => {
             let mut at = 0;
             let raw_len = get_uvarint(body, &mut at)?;
@@ -195,46 +212,58 @@ pub(crate) fn decode(first_key: (&[u8], &[u8]), block: &[u8]) -> Result<Vec<Row>
             if raw.len() != raw_len {
                 return Err(corrupt(format!("block has {} raw bytes, expected {raw_len}", raw.len())));
             }
-            decode_raw(first_key, &raw)
+            scan_raw(first_key, &raw, visit)
         }
         other => Err(corrupt(format!("unknown block tag {other}"))),
     }
 }
 
-/// Reads one prefix-compressed part (hash or range key) after `previous`.
-fn get_part(raw: &[u8], at: &mut usize, previous: &[u8]) -> Result<Vec<u8>, StorageError> {
+/// Reads one prefix-compressed part (hash or range key) following `previous` into `out`.
+fn get_part(raw: &[u8], at: &mut usize, previous: &[u8], out: &mut Vec<u8>) -> Result<(), StorageError> {
     let shared = get_uvarint(raw, at)?;
     if shared > previous.len() {
         return Err(corrupt(format!("shared prefix {shared} longer than the previous key")));
     }
     let suffix_len = get_uvarint(raw, at)?;
     let suffix = take(raw, at, suffix_len)?;
-    let mut bytes = Vec::with_capacity(shared + suffix.len());
-    bytes.extend_from_slice(&previous[..shared]);
-    bytes.extend_from_slice(suffix);
-    Ok(bytes)
+    out.clear();
+    out.extend_from_slice(&previous[..shared]);
+    out.extend_from_slice(suffix);
+    Ok(())
 }
 
-fn decode_raw(first_key: (&[u8], &[u8]), raw: &[u8]) -> Result<Vec<Row>, StorageError> {
-    let mut rows: Vec<Row> = Vec::new();
+fn scan_raw(
+    first_key: (&[u8], &[u8]),
+    raw: &[u8],
+    mut visit: impl FnMut(&[u8], &[u8], &[u8]) -> ControlFlow<()>,
+) -> Result<(), StorageError> {
+    let (mut previous_hash, mut previous_range) = (first_key.0.to_vec(), first_key.1.to_vec());
+    let (mut hash, mut range_value) = (Vec::new(), Vec::new());
     let mut at = 0;
+    let mut first = true;
     while at < raw.len() {
-        let previous = rows.last().map(Row::key).unwrap_or(first_key);
-        let hash = get_part(raw, &mut at, previous.0)?;
-        let range_value = get_part(raw, &mut at, previous.1)?;
+        get_part(raw, &mut at, &previous_hash, &mut hash)?;
+        get_part(raw, &mut at, &previous_range, &mut range_value)?;
         let value_len = get_uvarint(raw, &mut at)?;
-        let value = take(raw, &mut at, value_len)?.to_vec();
-        let row = Row { hash, range_value, value };
-        if rows.last().is_some_and(|last| last.key() >= row.key()) {
+        let value = take(raw, &mut at, value_len)?;
+        let key = (hash.as_slice(), range_value.as_slice());
+        if first && key != first_key {
+            return Err(corrupt("first row differs from the block key"));
+        }
+        if !first && key <= (previous_hash.as_slice(), previous_range.as_slice()) {
             return Err(corrupt("rows out of order"));
         }
-        rows.push(row);
+        if visit(&hash, &range_value, value).is_break() {
+            return Ok(());
+        }
+        std::mem::swap(&mut hash, &mut previous_hash);
+        std::mem::swap(&mut range_value, &mut previous_range);
+        first = false;
     }
-    match rows.first() {
-        Some(first) if first.key() == first_key => Ok(rows),
-        Some(_) => Err(corrupt("first row differs from the block key")),
-        None => Err(corrupt("block without rows")),
+    if first {
+        return Err(corrupt("block without rows"));
     }
+    Ok(())
 }
 
 /// Merges `new` rows into `existing` (both sorted by key, unique); a new row replaces an existing
