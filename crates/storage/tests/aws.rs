@@ -13,7 +13,7 @@ use neocortex_storage::index::conformance::run_index_client_suite;
 use neocortex_storage::object::conformance::run_object_client_suite;
 use neocortex_storage::table_client::TableDesc;
 use neocortex_storage::{ChunkStore, SchemaConfig, SeriesChunks, StorageError};
-use neocortex_testkit::chunks::xor_chunks;
+use neocortex_testkit::chunks::{noise, xor_chunks};
 use neocortex_testkit::moto::MotoProcess;
 
 /// Starts moto, or returns from the test (skips) when it is not installed outside CI.
@@ -185,10 +185,13 @@ fn labels(i: usize) -> Labels {
     Labels::from_pairs([("__name__", "node_load1"), ("instance", instance.as_str()), ("job", "node")])
 }
 
+/// Series `i`'s samples: 15 s scrapes with 0–3 ms of random jitter that series `2k` and
+/// `2k + 1` share (as the series of one scrape target do), so each pair stores one timestamps
+/// object beside its two series objects.
 fn samples(i: usize) -> Vec<Sample> {
     (0..SAMPLES)
         .map(|n| Sample {
-            timestamp_ms: START_MS + n as i64 * STEP_MS,
+            timestamp_ms: START_MS + n as i64 * STEP_MS + (noise(i as u64 / 2, n as u64) % 4) as i64,
             value: (i * 100_000 + n) as f64 / 8.0,
         })
         .collect()
@@ -209,8 +212,9 @@ async fn chunk_store_round_trip_over_dynamodb_and_s3() {
     {
         let store = ChunkStore::new(schema.clone(), index.clone(), objects.clone());
         let stats = store.put_many(&tenant, &batch).await.unwrap();
-        // Object format v2: all chunks of a series handed over at once go in one object.
-        assert_eq!(stats.objects, batch.len());
+        // All chunks of a series handed over at once go in one object; each pair of series
+        // shares one timestamps object.
+        assert_eq!((stats.objects, stats.timestamp_objects), (batch.len() * 3 / 2, batch.len() / 2));
     }
     // A fresh store over new clients reads everything back from DynamoDB and S3 alone.
     let store = ChunkStore::new(
@@ -242,7 +246,7 @@ async fn chunk_store_round_trip_over_dynamodb_and_s3() {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(objects.list("team-a").await.unwrap().len(), 4);
+    assert_eq!(objects.list("team-a").await.unwrap().len(), 4 + 2);
     assert_eq!(index.list_tables().await.unwrap(), ["index_2609"]);
     let tables = index.table_client().expect("the DynamoDB index client manages its own tables");
     assert!(tables.describe_table("index_2609").await.unwrap().1, "the table created on write is ACTIVE");
@@ -346,7 +350,7 @@ async fn chunk_store_round_trip_with_chunks_in_dynamodb() {
         let objects = aws::dynamodb_chunk_client(&config, &schema).await.unwrap();
         let store = ChunkStore::new(schema.clone(), index, objects);
         let stats = store.put_many(&tenant, &batch).await.unwrap();
-        assert_eq!(stats.objects, batch.len());
+        assert_eq!((stats.objects, stats.timestamp_objects), (batch.len() * 3 / 2, batch.len() / 2));
     }
     let index = aws::index_client(&config).await.unwrap();
     let objects = aws::dynamodb_chunk_client(&config, &schema).await.unwrap();
@@ -358,7 +362,7 @@ async fn chunk_store_round_trip_with_chunks_in_dynamodb() {
         (0..30).map(|i| Series { labels: labels(i), samples: samples(i) }).collect();
     expected.sort_by(|a, b| a.labels.cmp(&b.labels));
     assert_eq!(read, expected, "every sample of every series, identical");
-    assert_eq!(objects.list("team-a").await.unwrap().len(), 30);
+    assert_eq!(objects.list("team-a").await.unwrap().len(), 30 + 15);
     // 2020-01-02 is in week 2609: the index and the chunks each have their table.
     assert_eq!(index.list_tables().await.unwrap(), ["chunks_2609", "index_2609"]);
 }
