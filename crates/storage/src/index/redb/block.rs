@@ -8,6 +8,7 @@
 //! the block's first key, which the redb key already holds, so the first key costs two bytes),
 //! uvarint suffix length, suffix; then uvarint value length, value.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::ops::ControlFlow;
 
@@ -192,16 +193,21 @@ pub(crate) fn decode(first_key: (&[u8], &[u8]), block: &[u8]) -> Result<Vec<Row>
 }
 
 /// Calls `visit` with each row (hash key, range key, value) of a block stored under `first_key`,
-/// in key order, until it breaks. Queries use this rather than [`decode`]: no allocation per
-/// row, and rows after the wanted ones are not decoded at all.
+/// in key order, until it breaks.
 pub(crate) fn scan(
     first_key: (&[u8], &[u8]),
     block: &[u8],
     visit: impl FnMut(&[u8], &[u8], &[u8]) -> ControlFlow<()>,
 ) -> Result<(), StorageError> {
+    scan_raw(first_key, &raw_rows(block)?, visit)
+}
+
+/// The raw (prefix-compressed) rows of a stored block, decompressed if it is compressed. Queries
+/// keep these to scan one block for several queries.
+pub(crate) fn raw_rows(block: &[u8]) -> Result<Cow<'_, [u8]>, StorageError> {
     let (&tag, body) = block.split_first().ok_or_else(|| corrupt("empty block"))?;
     match tag {
-        TAG_PLAIN => scan_raw(first_key, body, visit),
+        TAG_PLAIN => Ok(Cow::Borrowed(body)),
         TAG_ZSTD => {
             let mut at = 0;
             let raw_len = get_uvarint(body, &mut at)?;
@@ -212,7 +218,7 @@ pub(crate) fn scan(
             if raw.len() != raw_len {
                 return Err(corrupt(format!("block has {} raw bytes, expected {raw_len}", raw.len())));
             }
-            scan_raw(first_key, &raw, visit)
+            Ok(Cow::Owned(raw))
         }
         other => Err(corrupt(format!("unknown block tag {other}"))),
     }
@@ -232,7 +238,9 @@ fn get_part(raw: &[u8], at: &mut usize, previous: &[u8], out: &mut Vec<u8>) -> R
     Ok(())
 }
 
-fn scan_raw(
+/// Calls `visit` with each row of raw rows ([`raw_rows`]) of a block stored under `first_key`, in
+/// key order, until it breaks: no allocation per row, and rows after a break are not decoded.
+pub(crate) fn scan_raw(
     first_key: (&[u8], &[u8]),
     raw: &[u8],
     mut visit: impl FnMut(&[u8], &[u8], &[u8]) -> ControlFlow<()>,
