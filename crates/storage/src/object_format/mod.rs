@@ -208,6 +208,27 @@ pub struct TimestampsRef {
 }
 
 impl TimestampsRef {
+    /// Where the timestamps object is in `user`'s store: its key is a chunk key.
+    pub fn chunk_ref(&self, user: &str) -> crate::chunk_key::ChunkRef {
+        crate::chunk_key::ChunkRef {
+            user: user.to_string(),
+            fingerprint: self.fingerprint,
+            from_ms: self.from_ms,
+            through_ms: self.through_ms,
+            checksum: self.checksum,
+        }
+    }
+
+    /// The reference a timestamps object's key names.
+    pub fn of_chunk(chunk: &crate::chunk_key::ChunkRef) -> Self {
+        Self {
+            fingerprint: chunk.fingerprint,
+            from_ms: chunk.from_ms,
+            through_ms: chunk.through_ms,
+            checksum: chunk.checksum,
+        }
+    }
+
     fn put(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.fingerprint.to_le_bytes());
         ints::put_varint(out, self.from_ms);

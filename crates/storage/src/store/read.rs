@@ -328,24 +328,10 @@ impl ChunkStore {
                 None => missing.push(reference),
             }
         }
-        let refs: Vec<ChunkRef> = missing
-            .into_iter()
-            .map(|reference| ChunkRef {
-                user: user.to_string(),
-                fingerprint: reference.fingerprint,
-                from_ms: reference.from_ms,
-                through_ms: reference.through_ms,
-                checksum: reference.checksum,
-            })
-            .collect();
+        let refs: Vec<ChunkRef> = missing.into_iter().map(|reference| reference.chunk_ref(user)).collect();
         for (chunk, data) in self.fetch_objects(refs).await? {
             verify_checksum(&chunk, &data, "timestamps object")?;
-            let reference = TimestampsRef {
-                fingerprint: chunk.fingerprint,
-                from_ms: chunk.from_ms,
-                through_ms: chunk.through_ms,
-                checksum: chunk.checksum,
-            };
+            let reference = TimestampsRef::of_chunk(&chunk);
             let decoded: Arc<[i64]> = object_format::decode_timestamps_object(&data)?.into();
             self.decoded_timestamps.insert(user, reference, Arc::clone(&decoded)).await;
             timestamps.insert(reference, decoded);

@@ -120,14 +120,7 @@ impl ChunkStore {
             timestamps_objects.iter().map(|object| (object.reference, object.len)).collect();
         for object in timestamps_objects {
             let reference = object.reference;
-            let key = ChunkRef {
-                user: user.to_string(),
-                fingerprint: reference.fingerprint,
-                from_ms: reference.from_ms,
-                through_ms: reference.through_ms,
-                checksum: reference.checksum,
-            }
-            .external_key();
+            let key = reference.chunk_ref(user).external_key();
             let client = Arc::clone(&self.clients_at(reference.from_ms).objects);
             objects.push(PendingObject { key, data: Bytes::from(object.data), client });
         }
