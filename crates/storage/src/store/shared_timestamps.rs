@@ -55,7 +55,7 @@ impl DecodedTimestamps {
 }
 
 /// Where one series' timestamps go.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Placement {
     /// Into its own object: the encoded column.
     Inline(Vec<u8>),
@@ -72,16 +72,28 @@ pub(crate) struct NewTimestampsObject {
     pub(crate) data: Vec<u8>,
 }
 
-/// The timestamps objects this process wrote recently, per tenant.
+/// What identifies a timestamps column before it is encoded: tenant, fingerprint, first and
+/// last timestamp, count.
+type ColumnKey = (String, u64, i64, i64, usize);
+
+/// The timestamps objects this process wrote recently, per tenant: the checksum each was
+/// written with.
 #[derive(Debug, Default)]
 pub(crate) struct TimestampsMemo {
-    written: Mutex<HashMap<(String, TimestampsRef, usize), Instant>>,
+    written: Mutex<HashMap<ColumnKey, (u32, Instant)>>,
+}
+
+fn column_key(user: &str, fingerprint: u64, times: &[i64]) -> ColumnKey {
+    let (first, last) =
+        (times.first().copied().unwrap_or_default(), times.last().copied().unwrap_or_default());
+    (user.to_string(), fingerprint, first, last, times.len())
 }
 
 impl TimestampsMemo {
-    fn knows(&self, user: &str, reference: &TimestampsRef, len: usize) -> bool {
+    /// The checksum of a recently written timestamps object with this column's identity.
+    fn checksum_of(&self, key: &ColumnKey) -> Option<u32> {
         let written = self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        written.get(&(user.to_string(), *reference, len)).is_some_and(|at| at.elapsed() < MEMO_TTL)
+        written.get(key).filter(|(_, at)| at.elapsed() < MEMO_TTL).map(|(checksum, _)| *checksum)
     }
 
     /// Records timestamps objects that are now stored.
@@ -90,59 +102,68 @@ impl TimestampsMemo {
         let now = Instant::now();
         for (reference, len) in written {
             if memo.len() >= MEMO_CAPACITY {
-                memo.retain(|_, at| now.duration_since(*at) < MEMO_TTL);
+                memo.retain(|_, (_, at)| now.duration_since(*at) < MEMO_TTL);
                 if memo.len() >= MEMO_CAPACITY {
                     memo.clear();
                 }
             }
-            memo.insert((user.to_string(), reference, len), now);
+            let key = (user.to_string(), reference.fingerprint, reference.from_ms, reference.through_ms, len);
+            memo.insert(key, (reference.checksum, now));
         }
     }
 }
 
 /// Decides where the timestamps of each series (`times[i]`, each non-empty) go, and which new
-/// timestamps objects the batch writes (each once).
+/// timestamps objects the batch writes (each once). A timestamps object is encoded only for a
+/// column that will be shared, never for a series that keeps its column.
 pub(crate) fn plan(
     memo: &TimestampsMemo,
     user: &str,
     times: &[Vec<i64>],
     encoding: BodyEncoding,
 ) -> (Vec<Placement>, Vec<NewTimestampsObject>) {
-    let mut groups: HashMap<&[i64], Vec<usize>> = HashMap::new();
-    let mut order = Vec::new();
-    for (index, series_times) in times.iter().enumerate() {
-        let members = groups.entry(series_times.as_slice()).or_default();
-        if members.is_empty() {
-            order.push(series_times.as_slice());
-        }
-        members.push(index);
-    }
-    let mut placements: Vec<Option<Placement>> = (0..times.len()).map(|_| None).collect();
-    let mut new_objects = Vec::new();
-    for shared_times in order {
-        let members = &groups[shared_times];
-        let column = object_format::timestamp_column(shared_times);
-        let reference = if object_format::worth_sharing(&column) {
-            let (data, reference) = object_format::encode_timestamps_object(shared_times, &column, encoding);
-            if memo.knows(user, &reference, shared_times.len()) {
-                Some(reference)
-            } else if members.len() >= 2 {
-                new_objects.push(NewTimestampsObject { reference, len: shared_times.len(), data });
-                Some(reference)
-            } else {
-                None
-            }
-        } else {
-            None
-        };
-        for &member in members {
-            placements[member] = Some(match reference {
-                Some(reference) => Placement::Shared(reference),
-                None => Placement::Inline(column.clone()),
+    // Each series' group, and per group its timestamps and size, in order of first appearance.
+    let mut group_of_times: HashMap<&[i64], usize> = HashMap::new();
+    let mut groups: Vec<(&[i64], usize)> = Vec::new();
+    let group_of_series: Vec<usize> = times
+        .iter()
+        .map(|series_times| {
+            let group = *group_of_times.entry(series_times.as_slice()).or_insert_with(|| {
+                groups.push((series_times.as_slice(), 0));
+                groups.len() - 1
             });
-        }
-    }
-    let placements = placements.into_iter().map(|p| p.unwrap_or(Placement::Inline(Vec::new()))).collect();
+            groups[group].1 += 1;
+            group
+        })
+        .collect();
+    let mut new_objects = Vec::new();
+    let group_placements: Vec<Placement> = groups
+        .into_iter()
+        .map(|(shared_times, members)| {
+            let column = object_format::timestamp_column(shared_times);
+            if !object_format::worth_sharing(&column) {
+                return Placement::Inline(column);
+            }
+            let known = memo.checksum_of(&column_key(
+                user,
+                object_format::timestamps_fingerprint(shared_times),
+                shared_times,
+            ));
+            if known.is_none() && members < 2 {
+                return Placement::Inline(column);
+            }
+            let (data, reference) = object_format::encode_timestamps_object(shared_times, &column, encoding);
+            if known == Some(reference.checksum) {
+                Placement::Shared(reference)
+            } else if members >= 2 {
+                new_objects.push(NewTimestampsObject { reference, len: shared_times.len(), data });
+                Placement::Shared(reference)
+            } else {
+                Placement::Inline(column)
+            }
+        })
+        .collect();
+    let placements = group_of_series.iter().map(|&group| group_placements[group].clone()).collect();
     (placements, new_objects)
 }
 
