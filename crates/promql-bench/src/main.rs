@@ -221,6 +221,47 @@ async fn wait_for_head_compaction(client: &reqwest::Client, server: &Server) -> 
     }
 }
 
+/// Waits until Neocortex's ingester is in its steady state after the load: series with chunks
+/// older than `max_chunk_age` flushed, and the retain period over so flushed chunks have left
+/// memory. The timed queries then neither run beside flushes nor read flushed chunks from both
+/// the ingester and the store.
+async fn wait_for_ingester_flush(client: &reqwest::Client, server: &Server) -> anyhow::Result<()> {
+    /// The ingester's default retain period plus its flush period, and a margin: how long after
+    /// the last flush the sweep has dropped what it flushed.
+    const SETTLED_AFTER: Duration = Duration::from_secs(6 * 60 + 30);
+    let deadline = Instant::now() + Duration::from_secs(20 * 60);
+    let metrics_url = server.api_url().replace("/prometheus/api/v1", "/metrics");
+    let mut last_change: Option<(f64, Instant)> = None;
+    loop {
+        let text = client.get(&metrics_url).send().await?.text().await?;
+        let total = |name: &str| -> f64 {
+            text.lines()
+                .filter(|line| {
+                    line.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+                })
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        // Flushes queued, running or finished: any change restarts the wait.
+        let activity = total("cortex_ingester_series_flushed_total")
+            + total("cortex_ingester_flush_queue_length")
+            + total("cortex_ingester_flush_series_in_progress");
+        let now = Instant::now();
+        let since = match last_change {
+            Some((previous, since)) if previous == activity => since,
+            _ => now,
+        };
+        last_change = Some((activity, since));
+        if now - since >= SETTLED_AFTER {
+            return Ok(());
+        }
+        if now > deadline {
+            bail!("neocortex ingester never settled: flush activity {activity}");
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -250,8 +291,10 @@ async fn main() -> anyhow::Result<()> {
     let load_time = load(&client, &servers, &workload).await?;
     for (target, server) in &servers {
         wait_until_queryable(&client, server, &workload).await?;
-        if *target == Target::Prometheus {
-            wait_for_head_compaction(&client, server).await?;
+        match target {
+            Target::Prometheus => wait_for_head_compaction(&client, server).await?,
+            Target::Neocortex => wait_for_ingester_flush(&client, server).await?,
+            Target::VictoriaMetrics => {}
         }
     }
     let memory_after_load: Vec<Option<u64>> =

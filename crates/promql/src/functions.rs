@@ -234,6 +234,7 @@ pub(crate) fn go_min(a: f64, b: f64) -> f64 {
 }
 
 /// What a range function needs besides the window itself.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct WindowContext {
     /// First millisecond of the window (inclusive).
     pub(crate) range_start: i64,
@@ -248,12 +249,117 @@ pub(crate) struct WindowContext {
     pub(crate) no_counter_resets: bool,
 }
 
-/// rate/increase/delta with Prometheus's extrapolation to the window edges.
+/// The parts of Prometheus's extrapolation that depend only on where a window's first and last
+/// samples sit, how many it holds and the range: six of its seven divisions. Consecutive windows
+/// of a regularly scraped series usually share them, so [`ExtrapolationMemo`] keeps the last.
+#[derive(Debug, Clone, Copy)]
+struct WindowTiming {
+    duration_to_start: f64,
+    duration_to_end: f64,
+    sampled_interval: f64,
+    average_between_samples: f64,
+    /// The interval to extrapolate to, over the sampled interval, when no zero point of the
+    /// counter moves the start.
+    factor: f64,
+    /// The range in seconds, as Go's `time.Duration.Seconds` computes it.
+    range_seconds: f64,
+    /// `factor / range_seconds`, what `rate` multiplies the increase by.
+    rate_factor: f64,
+}
+
+/// What identifies a [`WindowTiming`]: milliseconds from the range start to the first sample,
+/// from the last sample to the range end, between first and last sample, the sample count and
+/// the range.
+type TimingKey = (i64, i64, i64, usize, i64);
+
+impl WindowTiming {
+    fn of((to_start_ms, to_end_ms, sampled_ms, count, range_ms): TimingKey) -> Self {
+        let sampled_interval = sampled_ms as f64 / 1000.0;
+        let average_between_samples = sampled_interval / (count - 1) as f64;
+        let mut timing = Self {
+            duration_to_start: to_start_ms as f64 / 1000.0,
+            duration_to_end: to_end_ms as f64 / 1000.0,
+            sampled_interval,
+            average_between_samples,
+            factor: 0.0,
+            range_seconds: go_duration_seconds(range_ms),
+            rate_factor: 0.0,
+        };
+        timing.factor = timing.factor_from(timing.duration_to_start);
+        timing.rate_factor = timing.factor / timing.range_seconds;
+        timing
+    }
+
+    /// Prometheus's extrapolation factor when the window's start is `duration_to_start` away.
+    fn factor_from(&self, duration_to_start: f64) -> f64 {
+        let threshold = self.average_between_samples * 1.1;
+        let mut extrapolate_to = self.sampled_interval;
+        extrapolate_to += if duration_to_start < threshold {
+            duration_to_start
+        } else {
+            self.average_between_samples / 2.0
+        };
+        extrapolate_to += if self.duration_to_end < threshold {
+            self.duration_to_end
+        } else {
+            self.average_between_samples / 2.0
+        };
+        extrapolate_to / self.sampled_interval
+    }
+}
+
+/// Go's `time.Duration.Seconds` for a duration of `ms` milliseconds: whole seconds plus the
+/// nanoseconds over 1e9, which rounds differently from `ms / 1000` for some durations.
+pub(crate) fn go_duration_seconds(ms: i64) -> f64 {
+    (ms / 1000) as f64 + ((ms % 1000) * 1_000_000) as f64 / 1e9
+}
+
+/// The last window's [`WindowTiming`], reused while windows keep the same shape. The values are
+/// what the same divisions give again, so results are bit-identical with or without it.
+#[derive(Debug, Default)]
+pub(crate) struct ExtrapolationMemo {
+    last: Option<(TimingKey, WindowTiming)>,
+}
+
+impl ExtrapolationMemo {
+    fn timing(&mut self, key: TimingKey) -> WindowTiming {
+        match self.last {
+            Some((last_key, timing)) if last_key == key => timing,
+            _ => {
+                let timing = WindowTiming::of(key);
+                self.last = Some((key, timing));
+                timing
+            }
+        }
+    }
+}
+
+/// Whether Prometheus's zero point of a counter, `sampled_interval * (first / result)`, cannot
+/// be below `duration_to_start`, decided without its division where products settle it: with
+/// `result > 0` and `first >= 0`, the zero point is at least the start when `first * sampled`
+/// exceeds `duration_to_start * result` by far more than the rounding of either side (both
+/// finite and normal), and it never is below a start of zero.
+fn zero_point_not_before(first: f64, result: f64, sampled_interval: f64, duration_to_start: f64) -> bool {
+    if duration_to_start == 0.0 {
+        return true;
+    }
+    let scaled_first = first * sampled_interval;
+    let scaled_start = duration_to_start * result;
+    scaled_first.is_finite()
+        && scaled_start.is_finite()
+        && scaled_start >= f64::MIN_POSITIVE
+        && scaled_first >= scaled_start * (1.0 + 1e-12)
+}
+
+/// rate/increase/delta with Prometheus's extrapolation to the window edges; `memo` carries
+/// timing divisions over from the previous window of the same series.
+#[inline]
 pub(crate) fn extrapolated_rate(
     samples: &[Sample],
     ctx: &WindowContext,
     is_counter: bool,
     is_rate: bool,
+    memo: &mut ExtrapolationMemo,
 ) -> Option<f64> {
     if samples.len() < 2 {
         return None;
@@ -272,26 +378,29 @@ pub(crate) fn extrapolated_rate(
             previous = sample.value;
         }
     }
-    let mut duration_to_start = (first.timestamp_ms - ctx.range_start) as f64 / 1000.0;
-    let duration_to_end = (ctx.range_end - last.timestamp_ms) as f64 / 1000.0;
-    let sampled_interval = (last.timestamp_ms - first.timestamp_ms) as f64 / 1000.0;
-    let average_between_samples = sampled_interval / (samples.len() - 1) as f64;
-    if is_counter && result > 0.0 && first.value >= 0.0 {
-        let duration_to_zero = sampled_interval * (first.value / result);
-        if duration_to_zero < duration_to_start {
-            duration_to_start = duration_to_zero;
+    let timing = memo.timing((
+        first.timestamp_ms - ctx.range_start,
+        ctx.range_end - last.timestamp_ms,
+        last.timestamp_ms - first.timestamp_ms,
+        samples.len(),
+        ctx.range_ms,
+    ));
+    let mut factor = if is_rate { timing.rate_factor } else { timing.factor };
+    if is_counter
+        && result > 0.0
+        && first.value >= 0.0
+        && !zero_point_not_before(first.value, result, timing.sampled_interval, timing.duration_to_start)
+    {
+        let duration_to_zero = timing.sampled_interval * (first.value / result);
+        if duration_to_zero < timing.duration_to_start {
+            factor = timing.factor_from(duration_to_zero);
+            if is_rate {
+                factor /= timing.range_seconds;
+            }
         }
     }
-    let threshold = average_between_samples * 1.1;
-    let mut extrapolate_to = sampled_interval;
-    extrapolate_to +=
-        if duration_to_start < threshold { duration_to_start } else { average_between_samples / 2.0 };
-    extrapolate_to +=
-        if duration_to_end < threshold { duration_to_end } else { average_between_samples / 2.0 };
-    let mut factor = extrapolate_to / sampled_interval;
-    if is_rate {
-        factor /= ctx.range_ms as f64 / 1000.0;
-    }
+    // Prometheus 2.42 divides the factor by the range, then scales: `result * (factor / range)`
+    // rounds differently from `result * factor / range`.
     Some(result * factor)
 }
 
@@ -629,6 +738,25 @@ mod tests {
     }
 
     #[test]
+    fn rate_divides_the_factor_by_the_range_as_prometheus_does() {
+        // Both edges are 10 s from the window's, so the increase of 7 is scaled by 300 / 280
+        // divided by the 300 s range: 0.024999999999999998 as Go rounds it, where scaling first
+        // and dividing after would give 0.025.
+        let window = samples(&[(10_000, 1000.0), (290_000, 1007.0)]);
+        let ctx = WindowContext {
+            range_start: 0,
+            range_end: 300_000,
+            eval_time: 300_000,
+            range_ms: 300_000,
+            no_counter_resets: true,
+        };
+        assert_ne!(7.0 * (300.0 / 280.0) / 300.0, 7.0 * (300.0 / 280.0 / 300.0));
+        let rate = extrapolated_rate(&window, &ctx, true, true, &mut ExtrapolationMemo::default());
+        assert_eq!(rate, Some(7.0 * (300.0 / 280.0 / 300.0)));
+        assert_eq!(rate, Some(0.024999999999999998));
+    }
+
+    #[test]
     fn rate_extrapolates_to_zero_point() {
         let window = samples(&[(0, 0.0), (60_000, 60.0), (120_000, 120.0)]);
         let ctx = WindowContext {
@@ -638,8 +766,109 @@ mod tests {
             range_ms: 180_000,
             no_counter_resets: false,
         };
-        let increase = extrapolated_rate(&window, &ctx, true, false).unwrap();
+        let increase =
+            extrapolated_rate(&window, &ctx, true, false, &mut ExtrapolationMemo::default()).unwrap();
         assert_eq!(increase, 120.0);
+    }
+
+    /// Prometheus 2.42's `extrapolatedRate`, division by division, as the oracle.
+    fn prometheus_extrapolated_rate(
+        samples: &[Sample],
+        ctx: &WindowContext,
+        is_counter: bool,
+        is_rate: bool,
+    ) -> f64 {
+        let (first, last) = (samples[0], samples[samples.len() - 1]);
+        let mut result = last.value - first.value;
+        if is_counter {
+            let mut previous = 0.0;
+            for sample in samples {
+                if sample.value < previous {
+                    result += previous;
+                }
+                previous = sample.value;
+            }
+        }
+        let mut duration_to_start = (first.timestamp_ms - ctx.range_start) as f64 / 1000.0;
+        let duration_to_end = (ctx.range_end - last.timestamp_ms) as f64 / 1000.0;
+        let sampled_interval = (last.timestamp_ms - first.timestamp_ms) as f64 / 1000.0;
+        let average = sampled_interval / (samples.len() - 1) as f64;
+        if is_counter && result > 0.0 && first.value >= 0.0 {
+            let duration_to_zero = sampled_interval * (first.value / result);
+            if duration_to_zero < duration_to_start {
+                duration_to_start = duration_to_zero;
+            }
+        }
+        let threshold = average * 1.1;
+        let mut extrapolate_to = sampled_interval;
+        extrapolate_to += if duration_to_start < threshold { duration_to_start } else { average / 2.0 };
+        extrapolate_to += if duration_to_end < threshold { duration_to_end } else { average / 2.0 };
+        let mut factor = extrapolate_to / sampled_interval;
+        if is_rate {
+            // Go: Duration.Seconds() = whole seconds + nanoseconds / 1e9.
+            factor /= (ctx.range_ms / 1000) as f64 + ((ctx.range_ms % 1000) * 1_000_000) as f64 / 1e9;
+        }
+        result * factor
+    }
+
+    proptest::proptest! {
+        /// Memoised timings and the zero-point shortcut give Prometheus's bits on sliding windows
+        /// over regular, jittered and gappy series, with resets, zeros, negatives and NaNs.
+        #[test]
+        fn memoised_rate_is_bit_identical_to_prometheus(
+            gaps in proptest::collection::vec(1i64..40_000, 2..120),
+            values in proptest::collection::vec(proptest::prop_oneof![
+                8 => -5.0f64..1e6,
+                1 => proptest::sample::select(vec![0.0, -0.0, f64::NAN, f64::INFINITY, 1e-300, 1e300]),
+            ], 120),
+            regular in proptest::bool::ANY,
+            range_ms in proptest::sample::select(vec![60_000i64, 300_000, 1_118, 90_500]),
+            step_ms in 1_000i64..60_000,
+            kind in 0usize..3,
+        ) {
+            let mut t = 0;
+            let mut value_sum = 0.0;
+            let points: Vec<Sample> = gaps.iter().zip(&values).enumerate().map(|(i, (gap, value))| {
+                t += if regular { 15_000 } else { *gap };
+                value_sum = if i % 17 == 16 { *value } else { value_sum + value.abs() };
+                Sample { timestamp_ms: t, value: if regular { value_sum } else { *value } }
+            }).collect();
+            let (is_counter, is_rate) = [(true, true), (true, false), (false, false)][kind];
+            let mut memo = ExtrapolationMemo::default();
+            let mut end = 0;
+            while end <= t + range_ms {
+                let start = end - range_ms;
+                let window: Vec<Sample> = points
+                    .iter()
+                    .copied()
+                    .filter(|p| p.timestamp_ms >= start && p.timestamp_ms <= end)
+                    .collect();
+                let ctx = WindowContext { range_start: start, range_end: end, eval_time: end, range_ms, no_counter_resets: false };
+                let got = extrapolated_rate(&window, &ctx, is_counter, is_rate, &mut memo);
+                if window.len() >= 2 {
+                    let want = prometheus_extrapolated_rate(&window, &ctx, is_counter, is_rate);
+                    let got = got.expect("two samples give a value");
+                    proptest::prop_assert!(
+                        got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                        "window {window:?} at {end}: {got} vs {want}"
+                    );
+                } else {
+                    proptest::prop_assert!(got.is_none());
+                }
+                end += step_ms;
+            }
+        }
+    }
+
+    #[test]
+    fn zero_point_shortcut_only_skips_clear_cases() {
+        // The zero point 10 * (1 / 4) = 2.5 s is after a 2 s start but before a 3 s one.
+        assert!(zero_point_not_before(1.0, 4.0, 10.0, 2.0));
+        assert!(!zero_point_not_before(1.0, 4.0, 10.0, 3.0));
+        // Too close to call by products: the division decides.
+        assert!(!zero_point_not_before(1.0, 4.0, 10.0, 2.5));
+        assert!(zero_point_not_before(1.0, 4.0, 10.0, 0.0));
+        assert!(!zero_point_not_before(1.0, f64::INFINITY, 10.0, 2.0));
     }
 
     #[test]

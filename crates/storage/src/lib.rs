@@ -28,6 +28,7 @@ pub mod schema;
 pub mod store;
 pub mod table_client;
 pub mod table_manager;
+mod zstd_frame;
 
 pub use chunk_key::{fingerprint, ChunkRef};
 pub use config::StorageConfig;

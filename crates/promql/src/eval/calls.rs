@@ -12,8 +12,8 @@ use crate::boundaries;
 use crate::error::{duplicate_labelset, PromqlError};
 use crate::functions::{
     bucket_quantile, civil_time, days_in_month, extrapolated_rate, go_max, go_min, holt_winters,
-    instant_value, linear_regression, quantile, Bucket, FunctionDef, FunctionKind as K, KahanSum,
-    WindowContext,
+    instant_value, linear_regression, quantile, Bucket, ExtrapolationMemo, FunctionDef, FunctionKind as K,
+    KahanSum, WindowContext,
 };
 use crate::gomath;
 
@@ -523,37 +523,36 @@ pub(super) fn eval_range_series(
     Ok(())
 }
 
-/// Where a series' counter resets are: `before[i]` counts the samples before index `i` that are
-/// below their predecessor, so whether a window holds a reset is one subtraction instead of a
-/// pass over the window at every step.
+/// Where a series' counter resets are: the indices of samples below their predecessor, so
+/// whether a window holds one is found by moving a cursor instead of a pass over the window at
+/// every step. Resets are rare, so the list is short.
 struct CounterResets {
-    before: Vec<u32>,
+    at: Vec<usize>,
+    /// The first entry of `at` that may lie inside the current or a later window.
+    next: usize,
 }
 
 impl CounterResets {
     fn of(samples: &[Sample]) -> Self {
-        let mut before = Vec::with_capacity(samples.len() + 1);
-        let mut count = 0u32;
-        before.push(0);
-        for (i, sample) in samples.iter().enumerate() {
-            if i > 0 && sample.value < samples[i - 1].value {
-                count += 1;
-            }
-            before.push(count);
-        }
-        Self { before }
+        let at = samples
+            .windows(2)
+            .enumerate()
+            .filter(|(_, pair)| pair[1].value < pair[0].value)
+            .map(|(i, _)| i + 1)
+            .collect();
+        Self { at, next: 0 }
     }
 
     /// Whether no sample of `window` (a subslice of `samples`) after its first is below its
-    /// predecessor.
-    fn none_in(&self, samples: &[Sample], window: &[Sample]) -> bool {
-        let offset = (window.as_ptr() as usize).wrapping_sub(samples.as_ptr() as usize)
+    /// predecessor. Windows must not move backwards.
+    fn none_in(&mut self, samples: &[Sample], window: &[Sample]) -> bool {
+        let first = (window.as_ptr() as usize).wrapping_sub(samples.as_ptr() as usize)
             / std::mem::size_of::<Sample>();
-        let end = offset + window.len();
-        match (self.before.get(offset + 1), self.before.get(end)) {
-            (Some(first), Some(last)) if window.len() >= 2 => first == last,
-            _ => false,
+        let end = first + window.len();
+        while self.at.get(self.next).is_some_and(|&i| i <= first) {
+            self.next += 1;
         }
+        window.len() >= 2 && self.at.get(self.next).is_none_or(|&i| i >= end)
     }
 }
 
@@ -580,37 +579,75 @@ fn series_output(
     super::with_decode_buffer(|buffer| {
         let (samples, decoded) = samples.read(buffer)?;
         let mut output = SeriesOutput { points: Vec::new(), widest_window: 0, decoded };
+        let mut memo = ExtrapolationMemo::default();
+        let mut windows = SeriesWindows { source, samples, steps, budget, output: &mut output };
+        // The common counter and gauge functions get loops of their own, so each is inlined.
+        match kind {
+            K::Rate | K::Increase => {
+                let mut resets = CounterResets::of(samples);
+                let is_rate = kind == K::Rate;
+                windows.each(|window, mut ctx, _| {
+                    ctx.no_counter_resets = resets.none_in(samples, window);
+                    Ok(extrapolated_rate(window, &ctx, true, is_rate, &mut memo))
+                })?;
+            }
+            K::Delta => {
+                windows.each(|window, ctx, _| Ok(extrapolated_rate(window, &ctx, false, false, &mut memo)))?
+            }
+            _ => windows.each(|window, ctx, step| {
+                let param = |i: usize| params.get(i).map_or(f64::NAN, |p| p[step]);
+                range_function(kind, window, &ctx, param, &mut memo)
+            })?,
+        }
+        Ok(output)
+    })
+}
+
+/// One series' samples and the windows a range function sees over them, step by step.
+struct SeriesWindows<'a, 's> {
+    source: &'a super::RangeSource<'s>,
+    samples: &'a [Sample],
+    steps: &'a Steps,
+    budget: usize,
+    output: &'a mut SeriesOutput,
+}
+
+impl SeriesWindows<'_, '_> {
+    /// Calls `f(window, context, step index)` for each step's non-empty window and appends
+    /// the values it returns to the output at that step.
+    fn each(
+        &mut self,
+        mut f: impl FnMut(&[Sample], WindowContext, usize) -> Result<Option<f64>, PromqlError>,
+    ) -> Result<(), PromqlError> {
         let mut cursor = WindowCursor::new();
-        let resets = matches!(kind, K::Rate | K::Increase).then(|| CounterResets::of(samples));
-        for (step, t) in steps.iter() {
-            let reference = source.reference(t);
-            let (start, end) = boundaries::range_window(reference, source.range_ms);
-            let window = cursor.window(samples, start, end);
+        for (step, t) in self.steps.iter() {
+            let reference = self.source.reference(t);
+            let (start, end) = boundaries::range_window(reference, self.source.range_ms);
+            let window = cursor.window(self.samples, start, end);
             if window.is_empty() {
                 continue;
             }
-            if window.len() > budget {
+            if window.len() > self.budget {
                 return Err(PromqlError::TooManySamples("query execution"));
             }
-            output.widest_window = output.widest_window.max(window.len());
-            let no_counter_resets = resets.as_ref().is_some_and(|resets| resets.none_in(samples, window));
+            self.output.widest_window = self.output.widest_window.max(window.len());
             let ctx = WindowContext {
                 range_start: start,
                 range_end: end,
                 eval_time: t,
-                range_ms: source.range_ms,
-                no_counter_resets,
+                range_ms: self.source.range_ms,
+                no_counter_resets: false,
             };
-            let param = |i: usize| params.get(i).map_or(f64::NAN, |p| p[step]);
-            if let Some(value) = range_function(kind, window, &ctx, param)? {
-                if output.points.is_empty() {
-                    output.points.reserve_exact(steps.len() - step);
+            if let Some(value) = f(window, ctx, step)? {
+                let points = &mut self.output.points;
+                if points.is_empty() {
+                    points.reserve_exact(self.steps.len() - step);
                 }
-                output.points.push(Sample { timestamp_ms: t, value });
+                points.push(Sample { timestamp_ms: t, value });
             }
         }
-        Ok(output)
-    })
+        Ok(())
+    }
 }
 
 fn absent_over_time(
@@ -649,12 +686,13 @@ fn range_function(
     window: &[Sample],
     ctx: &WindowContext,
     param: impl Fn(usize) -> f64,
+    memo: &mut ExtrapolationMemo,
 ) -> Result<Option<f64>, PromqlError> {
     let values = || window.iter().map(|s| s.value);
     Ok(match kind {
-        K::Rate => extrapolated_rate(window, ctx, true, true),
-        K::Increase => extrapolated_rate(window, ctx, true, false),
-        K::Delta => extrapolated_rate(window, ctx, false, false),
+        K::Rate => extrapolated_rate(window, ctx, true, true, memo),
+        K::Increase => extrapolated_rate(window, ctx, true, false, memo),
+        K::Delta => extrapolated_rate(window, ctx, false, false, memo),
         K::Irate => instant_value(window, true),
         K::Idelta => instant_value(window, false),
         K::Changes | K::Resets => {

@@ -149,7 +149,9 @@ impl RangeSamples<'_> {
                 buffer.clear();
                 source.decode_into(buffer)?;
                 let decoded = buffer.len();
-                buffer.retain(|p| !is_stale_nan(p.value));
+                if buffer.iter().any(|p| is_stale_nan(p.value)) {
+                    buffer.retain(|p| !is_stale_nan(p.value));
+                }
                 Ok((buffer, decoded))
             }
         }

@@ -439,23 +439,9 @@ fn decode_shared(
     Ok(())
 }
 
-thread_local! {
-    /// A decompression context per thread: creating one per object costs more than decompressing
-    /// a small object.
-    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
 /// Decompresses one zstd frame of at most [`MAX_BODY_LEN`] bytes.
 fn decompress(frame: &[u8]) -> std::io::Result<Vec<u8>> {
-    DECOMPRESSOR.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let decompressor = match cell.as_mut() {
-            Some(decompressor) => decompressor,
-            None => cell.insert(zstd::bulk::Decompressor::new()?),
-        };
-        decompressor.decompress(frame, MAX_BODY_LEN)
-    })
+    crate::zstd_frame::decompress(frame, MAX_BODY_LEN)
 }
 
 /// Checks the magic and version (one of `versions`) of an object and returns the version and

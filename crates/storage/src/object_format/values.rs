@@ -188,7 +188,6 @@ pub(crate) fn read_into(reader: &mut Reader<'_>, samples: &mut [Sample]) -> Opti
 }
 
 fn read_decimal(reader: &mut Reader<'_>, samples: &mut [Sample]) -> Option<()> {
-    let len = samples.len();
     let decimals = usize::from(reader.u8()?);
     let order = reader.u8()?;
     if decimals > MAX_DECIMALS || !(1..=2).contains(&order) {
@@ -196,36 +195,56 @@ fn read_decimal(reader: &mut Reader<'_>, samples: &mut [Sample]) -> Option<()> {
     }
     let divisor = i64::try_from(reader.uvarint()?).ok()?;
     let first = reader.varint()?;
-    let scale = POW10[decimals];
-    samples[0].value = first as f64 / scale;
+    // Integers (no decimal places) skip the division by 10^0, which changes no bits.
+    if decimals == 0 {
+        read_mantissas(reader, samples, order, divisor, first, |m| m as f64)?;
+    } else {
+        let scale = POW10[decimals];
+        read_mantissas(reader, samples, order, divisor, first, |m| m as f64 / scale)?;
+    }
+    let exceptions = reader.count(samples.len())?;
+    let mut index = 0usize;
+    for _ in 0..exceptions {
+        index = index.checked_add(usize::try_from(reader.uvarint()?).ok()?)?;
+        samples.get_mut(index)?.value = f64::from_bits(reader.u64_le()?);
+    }
+    Some(())
+}
+
+/// Rebuilds the mantissas of a decimal column from its first one and the (first- or
+/// second-order, `divisor`-scaled) deltas, writing `value(mantissa)` into each sample.
+fn read_mantissas(
+    reader: &mut Reader<'_>,
+    samples: &mut [Sample],
+    order: u8,
+    divisor: i64,
+    first: i64,
+    value: impl Fn(i64) -> f64,
+) -> Option<()> {
+    let len = samples.len();
+    samples[0].value = value(first);
     let mut rest = samples[1..].iter_mut();
     let mut m = first;
     if order == 1 {
         read_column_with(reader, len - 1, |delta| {
             m = m.wrapping_add(delta.wrapping_mul(divisor));
             if let Some(sample) = rest.next() {
-                sample.value = m as f64 / scale;
+                sample.value = value(m);
             }
         })?;
     } else if len > 1 {
         let mut delta = reader.varint()?;
         m = first.wrapping_add(delta.wrapping_mul(divisor));
         if let Some(sample) = rest.next() {
-            sample.value = m as f64 / scale;
+            sample.value = value(m);
         }
         read_column_with(reader, len.saturating_sub(2), |second| {
             delta = delta.wrapping_add(second);
             m = m.wrapping_add(delta.wrapping_mul(divisor));
             if let Some(sample) = rest.next() {
-                sample.value = m as f64 / scale;
+                sample.value = value(m);
             }
         })?;
-    }
-    let exceptions = reader.count(len)?;
-    let mut index = 0usize;
-    for _ in 0..exceptions {
-        index = index.checked_add(usize::try_from(reader.uvarint()?).ok()?)?;
-        samples.get_mut(index)?.value = f64::from_bits(reader.u64_le()?);
     }
     Some(())
 }

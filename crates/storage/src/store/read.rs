@@ -441,20 +441,36 @@ impl StoredSamples {
     /// Appends the samples to `out`.
     fn decode(&self, out: &mut Vec<Sample>) -> Result<(), StorageError> {
         let base = out.len();
-        let mut buffer = Vec::new();
         let mut sorted = true;
         for object in &self.objects {
-            buffer.clear();
-            object.decode_samples_into(&mut buffer)?;
+            // Decoded in place, then clipped to the range: usually the object lies inside it
+            // and nothing moves.
             let before = out.len();
-            out.extend(
-                buffer.iter().filter(|s| s.timestamp_ms >= self.start_ms && s.timestamp_ms <= self.end_ms),
-            );
+            object.decode_samples_into(out)?;
             let added = &out[before..];
-            if added.windows(2).any(|pair| pair[0].timestamp_ms >= pair[1].timestamp_ms)
-                || (before > base
-                    && !added.is_empty()
-                    && added[0].timestamp_ms <= out[before - 1].timestamp_ms)
+            let (keep_from, keep_to) =
+                if added.windows(2).all(|pair| pair[0].timestamp_ms < pair[1].timestamp_ms) {
+                    (
+                        added.partition_point(|s| s.timestamp_ms < self.start_ms),
+                        added.partition_point(|s| s.timestamp_ms <= self.end_ms),
+                    )
+                } else {
+                    sorted = false;
+                    let mut kept = 0;
+                    for index in 0..added.len() {
+                        let sample = out[before + index];
+                        if sample.timestamp_ms >= self.start_ms && sample.timestamp_ms <= self.end_ms {
+                            out[before + kept] = sample;
+                            kept += 1;
+                        }
+                    }
+                    (0, kept)
+                };
+            if keep_from > 0 {
+                out.copy_within(before + keep_from..before + keep_to, before);
+            }
+            out.truncate(before + keep_to - keep_from);
+            if before > base && out.len() > before && out[before].timestamp_ms <= out[before - 1].timestamp_ms
             {
                 sorted = false;
             }

@@ -214,7 +214,8 @@ pub(crate) fn raw_rows(block: &[u8]) -> Result<Cow<'_, [u8]>, StorageError> {
             if raw_len > MAX_DECODED_BYTES {
                 return Err(corrupt(format!("block claims {raw_len} raw bytes")));
             }
-            let raw = zstd::bulk::decompress(&body[at..], raw_len).map_err(|err| corrupt(err.to_string()))?;
+            let raw = crate::zstd_frame::decompress(&body[at..], raw_len)
+                .map_err(|err| corrupt(err.to_string()))?;
             if raw.len() != raw_len {
                 return Err(corrupt(format!("block has {} raw bytes, expected {raw_len}", raw.len())));
             }
