@@ -175,7 +175,7 @@ pub(crate) fn read_column(reader: &mut Reader<'_>, len: usize) -> Option<Vec<i64
 /// Reads an integer column of `len` values written by [`put_column`], handing each value to
 /// `sink` in order (so callers decode straight into their output). On `None` the sink may have
 /// seen some of the values.
-#[inline]
+#[inline(always)]
 pub(crate) fn read_column_with(reader: &mut Reader<'_>, len: usize, mut sink: impl FnMut(i64)) -> Option<()> {
     // Every value takes at least one byte as a varint, and a block of up to 1,024 values at
     // least two bytes, so a column cannot claim more values than this bound.
@@ -214,7 +214,7 @@ pub(crate) fn read_column_with(reader: &mut Reader<'_>, len: usize, mut sink: im
 
 /// Unpacks `count` offsets of `width` bits, least significant bit first, from `bytes` (which
 /// holds exactly enough bytes for them).
-#[inline]
+#[inline(always)]
 fn unpack_block(bytes: &[u8], count: usize, width: u8, mut sink: impl FnMut(u64)) -> Option<()> {
     match width {
         0 => (0..count).for_each(|_| sink(0)),

@@ -87,13 +87,20 @@ pub(crate) fn read_into(reader: &mut Reader<'_>, len: usize, out: &mut Vec<Sampl
         return None;
     }
     // The column refuses lengths its bytes cannot hold before anything is pushed.
-    out.reserve(len.min(reader.remaining().saturating_mul(1 << 10) + 1));
-    out.push(sample(first));
-    if mode == MODE_DELTA {
+    if len - 1 > reader.remaining().saturating_mul(1 << 10) {
+        return None;
+    }
+    let base = out.len();
+    out.resize(base + len, sample(first));
+    // Written through an iterator so the decoding state stays in registers.
+    let mut slots = out[base + 1..].iter_mut();
+    let decoded = if mode == MODE_DELTA {
         let mut previous = first;
         read_column_with(reader, len - 1, |residual| {
             previous = previous.wrapping_add(step).wrapping_add(residual);
-            out.push(sample(previous));
+            if let Some(slot) = slots.next() {
+                slot.timestamp_ms = previous;
+            }
         })
     } else {
         let mut grid = first;
@@ -102,9 +109,15 @@ pub(crate) fn read_into(reader: &mut Reader<'_>, len: usize, out: &mut Vec<Sampl
             let predicted = grid.wrapping_add(step);
             let t = predicted.wrapping_add(residual);
             grid = if residual.unsigned_abs() <= half_step { predicted } else { t };
-            out.push(sample(t));
+            if let Some(slot) = slots.next() {
+                slot.timestamp_ms = t;
+            }
         })
+    };
+    if decoded.is_none() {
+        out.truncate(base);
     }
+    decoded
 }
 
 #[cfg(test)]
