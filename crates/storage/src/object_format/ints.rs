@@ -217,7 +217,13 @@ pub(crate) fn read_column_with(reader: &mut Reader<'_>, len: usize, mut sink: im
 #[inline(always)]
 fn unpack_block(bytes: &[u8], count: usize, width: u8, mut sink: impl FnMut(u64)) -> Option<()> {
     match width {
-        0 => (0..count).for_each(|_| sink(0)),
+        // A plain loop: `for_each` goes through an `Iterator::fold` that is not always inlined,
+        // which would keep the sink's state in memory instead of registers.
+        0 => {
+            for _ in 0..count {
+                sink(0);
+            }
+        }
         // A value starts at most 7 bits into the word it is loaded from, so up to 57 bits fit.
         1..=56 => {
             let width = usize::from(width);
