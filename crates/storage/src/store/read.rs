@@ -450,10 +450,9 @@ impl StoredSamples {
             let added = &out[before..];
             let (keep_from, keep_to) =
                 if added.windows(2).all(|pair| pair[0].timestamp_ms < pair[1].timestamp_ms) {
-                    (
-                        added.partition_point(|s| s.timestamp_ms < self.start_ms),
-                        added.partition_point(|s| s.timestamp_ms <= self.end_ms),
-                    )
+                    let keep_from = added.partition_point(|s| s.timestamp_ms < self.start_ms);
+                    // `max`: an empty range (start after end) keeps nothing rather than underflow.
+                    (keep_from, added.partition_point(|s| s.timestamp_ms <= self.end_ms).max(keep_from))
                 } else {
                     sorted = false;
                     let mut kept = 0;
@@ -520,11 +519,16 @@ mod tests {
         assert_eq!(got, vec![(-5, 0.0), (10, 1.0), (20, 2.0), (25, 2.5), (30, 3.0)]);
         // Disjoint objects in order are appended as they are.
         let c = object(&labels, &[(50, 5.0), (60, 6.0)]);
-        let stored = StoredSamples { objects: vec![a, c], start_ms: 15, end_ms: 55 };
+        let stored = StoredSamples { objects: vec![a.clone(), c], start_ms: 15, end_ms: 55 };
         let mut out = Vec::new();
         stored.decode_into(&mut out).unwrap();
         let got: Vec<i64> = out.iter().map(|s| s.timestamp_ms).collect();
         assert_eq!(got, vec![20, 30, 50]);
+        // An empty range keeps nothing.
+        let stored = StoredSamples { objects: vec![a], start_ms: 25, end_ms: 15 };
+        let mut out = Vec::new();
+        stored.decode_into(&mut out).unwrap();
+        assert!(out.is_empty());
     }
 
     #[test]
