@@ -7,13 +7,7 @@ use std::time::Instant;
 
 use neocortex_core::{Labels, Sample};
 use neocortex_storage::object_format::{self, BodyEncoding, OpenedObject};
-
-/// A deterministic 64-bit mix (splitmix64 finaliser) for jitter.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
+use neocortex_testkit::chunks::noise;
 
 fn objects(series: usize, len: usize, shape: &str) -> Vec<OpenedObject> {
     (0..series)
@@ -22,7 +16,7 @@ fn objects(series: usize, len: usize, shape: &str) -> Vec<OpenedObject> {
             let mut value = 0.0;
             let samples: Vec<Sample> = (0..len)
                 .map(|i| {
-                    let noise = mix((s * len + i) as u64);
+                    let noise = noise(s as u64, i as u64);
                     let timestamp_ms = match shape {
                         "jittered" => i as i64 * 15_000 + (noise % 50) as i64,
                         _ => i as i64 * 15_000,
