@@ -274,6 +274,7 @@ impl KHeap {
     }
 }
 
+#[inline]
 fn fold(op: AggregateOp, acc: &mut Fold, value: f64) {
     if !acc.seen {
         acc.seen = true;
@@ -363,14 +364,10 @@ fn fused_range_aggregate(
         let group_folds = &mut folds[group * n..(group + 1) * n];
         let mut cursor = super::StepCounter::new(steps);
         if op == AggregateOp::Sum {
-            // The usual case, in a loop of its own: the same additions `fold` makes.
+            // The usual case, in a loop of its own: with the operator constant, the inlined
+            // `fold` is just the addition.
             for point in &points {
-                let acc = &mut group_folds[cursor.index_of(point.timestamp_ms)];
-                if acc.seen {
-                    acc.value += point.value;
-                } else {
-                    *acc = Fold { seen: true, value: point.value, mean: point.value, count: 1.0 };
-                }
+                fold(AggregateOp::Sum, &mut group_folds[cursor.index_of(point.timestamp_ms)], point.value);
             }
             return;
         }
