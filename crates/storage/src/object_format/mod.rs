@@ -2,38 +2,57 @@
 //!
 //! ```text
 //! magic     4 bytes  "NCCK"
-//! version   1 byte   2 (1 is still read)
+//! version   1 byte   4 (1, 2 and 3 are still read)
 //! encoding  1 byte   0 = plain, 1 = zstd (the body below is one zstd frame)
-//! body, version 2:
+//! body, version 4 (segmented):
 //!   labels      uvarint count, then per label: uvarint length + name, uvarint length + value
+//!   samples     uvarint count
+//!   segment     uvarint samples per segment (the last segment holds the rest)
+//!   timestamps  1 byte: 0 = each segment starts with its own timestamp column, 1 = shared with
+//!               other series, followed by where they are: fingerprint (8 bytes LE), from and
+//!               through (zigzag varints), checksum (4 bytes LE) of a timestamps object of the
+//!               same tenant
+//!   table       per segment its byte length (uvarint)
+//!   segments    per segment: its timestamp column (unless shared), then its value column
+//! body, version 2 (one segment, timestamps inline, no table):
+//!   labels      as above
 //!   samples     uvarint count
 //!   timestamps  see `timestamps`: first, step, then grid or delta residuals as an integer column
 //!   values      see `values`: constant, decimal mantissas (delta or delta of delta, divided by
 //!               their gcd, exceptions kept bit for bit) or Gorilla XOR
-//! body, version 3 (timestamps shared with other series):
+//! body, version 3 (one segment, timestamps shared, no table):
 //!   labels      as above
 //!   samples     uvarint count
-//!   timestamps  where they are: fingerprint (8 bytes LE), from and through (zigzag varints),
-//!               checksum (4 bytes LE) of a timestamps object of the same tenant
+//!   timestamps  the timestamps object's reference, as in version 4
 //!   values      as above
 //! body, version 1:
 //!   labels      as above
 //!   chunk       the rest: one Prometheus XOR chunk (2-byte sample count + bit stream)
 //! ```
 //!
+//! **Segments** let a range read decode only what it needs. A flush writes every sample of a
+//! series since the last one into one object, up to a day of them, while a dashboard asks for
+//! the last hour. Each segment of [`SEGMENT_SAMPLES`] samples restarts its columns (its own
+//! first timestamp, first mantissa and encodings), so a reader that knows which segments
+//! overlap a time range decodes those and skips the rest. The restarts cost a few bytes per
+//! segment, about 0.02 bytes per sample. Timestamps are written in segments only when they are
+//! strictly increasing (everything the write path stores); otherwise the object is one segment.
+//! A reader then finds a segment's time span from its first timestamp (the first varint of its
+//! column) or, with shared timestamps, from the decoded timestamps and the segment size.
+//!
 //! Every series scraped from one target carries the same timestamps, and jittered scrape times
-//! cost about a quarter of a version-2 object. So when several series of a flush share a
-//! timestamp column, it is written once as a **timestamps object** (magic "NCTS", version 1,
-//! encoding byte, body = uvarint count + the timestamp column) keyed like a chunk,
+//! cost about a quarter of an object. So when several series of a flush share a timestamp
+//! column, it is written once as a **timestamps object** (magic "NCTS", version 1, encoding
+//! byte, body = uvarint count + the timestamp column) keyed like a chunk,
 //! `<user>/<fingerprint>:<from>:<through>:<checksum>`, with the FNV-1a 64 of the timestamps in
-//! place of the series fingerprint; each series' object is then version 3 and names it. A
-//! reader fetches the timestamps object once for all the objects that name it.
+//! place of the series fingerprint; each series' object then names it. A reader fetches the
+//! timestamps object once for all the objects that name it.
 //!
 //! Integer columns (see `ints`) are zigzag varints or frame-of-reference bit-packed blocks,
-//! whichever compresses smaller. A version-2 object holds every sample of a series that one
-//! flush wrote, however many in-memory chunks they came from. The object's CRC-32C (Castagnoli)
-//! is the checksum in its key, so a reader verifies that the bytes it got are the bytes that
-//! were written.
+//! whichever compresses smaller. An object holds every sample of a series that one flush
+//! wrote, however many in-memory chunks they came from. The object's CRC-32C (Castagnoli) is
+//! the checksum in its key, so a reader verifies that the bytes it got are the bytes that were
+//! written.
 
 mod bits;
 mod ints;
@@ -48,12 +67,22 @@ use ints::{put_uvarint, Reader};
 
 /// First bytes of every chunk object.
 pub const MAGIC: &[u8; 4] = b"NCCK";
-/// The format version written.
-pub const FORMAT_VERSION: u8 = 2;
+/// The format version written: segmented columns.
+pub const FORMAT_VERSION: u8 = 4;
 /// The first version: labels plus one Prometheus XOR chunk. Still read.
 pub const FORMAT_VERSION_XOR: u8 = 1;
-/// The version whose timestamps are in a shared timestamps object.
+/// One segment with its timestamps inline, written before version 4. Still read.
+pub const FORMAT_VERSION_UNSEGMENTED: u8 = 2;
+/// One segment whose timestamps are in a shared timestamps object, written before version 4.
+/// Still read.
 pub const FORMAT_VERSION_SHARED_TIMESTAMPS: u8 = 3;
+/// Samples per segment of a version-4 object: 4 h 16 min of 15 s scrapes, so an hour's range
+/// read of a day's object decodes one or two segments of six.
+pub const SEGMENT_SAMPLES: usize = 1024;
+/// Version 4's timestamps byte: each segment starts with its timestamp column.
+const SEGMENT_TIMESTAMPS_INLINE: u8 = 0;
+/// Version 4's timestamps byte: the timestamps are in a shared timestamps object.
+const SEGMENT_TIMESTAMPS_SHARED: u8 = 1;
 /// First bytes of every timestamps object.
 pub const TIMESTAMPS_MAGIC: &[u8; 4] = b"NCTS";
 /// The timestamps object version written and read.
@@ -129,22 +158,15 @@ fn with_magic_header(magic: &[u8; 4], version: u8, body: Vec<u8>, encoding: Body
     out
 }
 
-/// Encodes a version-2 object holding `labels` and `samples` (at most [`MAX_SAMPLES`]; the
+/// Encodes a version-4 object holding `labels` and `samples` (at most [`MAX_SAMPLES`]; the
 /// write path gives them in time order, but any order round-trips).
 pub fn encode(labels: &Labels, samples: &[Sample], encoding: BodyEncoding) -> Vec<u8> {
     let times: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
     let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
-    encode_series(
-        labels,
-        &SeriesTimestamps::Inline(&timestamp_column(&times)),
-        times.len(),
-        &values,
-        encoding,
-    )
+    encode_series(labels, &times, &values, None, encoding)
 }
 
-/// The timestamp column of `timestamps` (uncompressed), as a version-2 object or a timestamps
-/// object holds it.
+/// The timestamp column of `timestamps` (uncompressed), as a timestamps object holds it.
 pub fn timestamp_column(timestamps: &[i64]) -> Vec<u8> {
     let mut column = Vec::with_capacity(timestamps.len() / 2 + 16);
     timestamps::put(&mut column, timestamps);
@@ -157,34 +179,67 @@ pub fn worth_sharing(column: &[u8]) -> bool {
     column.len() >= MIN_SHARED_COLUMN_BYTES && ints::compressed_len(column) >= MIN_SHARED_COLUMN_BYTES
 }
 
-/// Where the timestamps of one series' object are.
-#[derive(Debug, Clone, Copy)]
-pub enum SeriesTimestamps<'a> {
-    /// In the object itself: the column from [`timestamp_column`] (version 2).
-    Inline(&'a [u8]),
-    /// In a timestamps object of the same tenant (version 3).
-    Shared(&'a TimestampsRef),
-}
-
-/// Encodes one series' object: `len` samples whose timestamps are as `timestamps` says and
-/// whose values are `values` (the same length).
+/// Encodes one series' version-4 object: samples at `timestamps` with `values` (the same
+/// length). With `shared`, the timestamps are those of that timestamps object and the object
+/// names it instead of holding them.
 pub fn encode_series(
     labels: &Labels,
-    timestamps: &SeriesTimestamps<'_>,
-    len: usize,
+    timestamps: &[i64],
     values: &[f64],
+    shared: Option<&TimestampsRef>,
+    encoding: BodyEncoding,
+) -> Vec<u8> {
+    debug_assert_eq!(timestamps.len(), values.len());
+    let len = values.len();
+    let increasing = timestamps.windows(2).all(|pair| pair[0] < pair[1]);
+    let segment = if increasing { SEGMENT_SAMPLES } else { len.max(1) };
+    let mut segments = Vec::with_capacity(len * 3 / 2 + 32);
+    let mut table = Vec::with_capacity(len / segment * 2 + 2);
+    for (times, values) in timestamps.chunks(segment).zip(values.chunks(segment)) {
+        let before = segments.len();
+        if shared.is_none() {
+            timestamps::put(&mut segments, times);
+        }
+        values::put(&mut segments, values);
+        put_uvarint(&mut table, (segments.len() - before) as u64);
+    }
+    let labels_len: usize = labels.iter().map(|l| l.name.len() + l.value.len() + 10).sum();
+    let mut body = Vec::with_capacity(labels_len + table.len() + segments.len() + 40);
+    put_labels(&mut body, labels);
+    put_uvarint(&mut body, len as u64);
+    put_uvarint(&mut body, segment as u64);
+    match shared {
+        None => body.push(SEGMENT_TIMESTAMPS_INLINE),
+        Some(reference) => {
+            body.push(SEGMENT_TIMESTAMPS_SHARED);
+            reference.put(&mut body);
+        }
+    }
+    body.extend_from_slice(&table);
+    body.extend_from_slice(&segments);
+    with_header(FORMAT_VERSION, body, encoding)
+}
+
+/// Encodes one series' object in the layout written before version 4: version 2 (timestamps
+/// inline) or, with `shared`, version 3. Kept so that readers stay tested against objects
+/// already in stores.
+pub fn encode_unsegmented_series(
+    labels: &Labels,
+    timestamps: &[i64],
+    values: &[f64],
+    shared: Option<&TimestampsRef>,
     encoding: BodyEncoding,
 ) -> Vec<u8> {
     let labels_len: usize = labels.iter().map(|l| l.name.len() + l.value.len() + 10).sum();
-    let mut body = Vec::with_capacity(labels_len + len * 3 + 32);
+    let mut body = Vec::with_capacity(labels_len + values.len() * 3 + 32);
     put_labels(&mut body, labels);
-    put_uvarint(&mut body, len as u64);
-    let version = match timestamps {
-        SeriesTimestamps::Inline(column) => {
-            body.extend_from_slice(column);
-            FORMAT_VERSION
+    put_uvarint(&mut body, values.len() as u64);
+    let version = match shared {
+        None => {
+            timestamps::put(&mut body, timestamps);
+            FORMAT_VERSION_UNSEGMENTED
         }
-        SeriesTimestamps::Shared(reference) => {
+        Some(reference) => {
             reference.put(&mut body);
             FORMAT_VERSION_SHARED_TIMESTAMPS
         }
@@ -291,10 +346,11 @@ pub fn decode_timestamps_object(object: &[u8]) -> Result<Vec<i64>, StorageError>
     Ok(samples.into_iter().map(|s| s.timestamp_ms).collect())
 }
 
-/// Where the bytes of a version-2 zstd object go, so benchmarks can show which part of the data
-/// costs what. Each figure is what its section adds to one zstd frame of the sections before it
-/// (labels first, then the sample count and timestamps, then values), so the three add up to the
-/// object's length minus its fixed header; the frame's own overhead counts towards the labels.
+/// Where the bytes of a zstd object go, so benchmarks can show which part of the data costs
+/// what. Each figure is what its section adds to one zstd frame of the sections before it
+/// (labels first, then the sample count and timestamps as one column, then values), so the
+/// three add up to the object's length minus its fixed header; the frame's own overhead counts
+/// towards the labels, and the segments' restarts and table towards the values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SectionSizes {
     /// The label set (and the zstd frame header).
@@ -361,13 +417,37 @@ pub struct OpenedObject {
     /// The format version (which sample encoding `samples` holds).
     version: u8,
     /// The encoded samples: the uncompressed body after the labels (version 3: after the
-    /// timestamps reference, so just the values).
+    /// timestamps reference, so just the values; version 4: after the segment table, so the
+    /// segments).
     samples: Box<[u8]>,
-    /// Version 3: where the timestamps are, and once attached, the timestamps.
+    /// Version 4: where each segment ends in `samples`.
+    segments: Option<Segments>,
+    /// Versions 3 and 4 with shared timestamps: where the timestamps are, and once attached,
+    /// the timestamps.
     shared: Option<SharedTimestamps>,
 }
 
-/// The timestamps of a version-3 object.
+/// The segments of a version-4 object.
+#[derive(Debug, Clone)]
+struct Segments {
+    /// Samples in the object.
+    len: usize,
+    /// Samples per segment (the last holds the rest).
+    size: usize,
+    /// Where each segment ends in the encoded samples.
+    ends: Box<[u32]>,
+}
+
+impl Segments {
+    /// The bytes and sample count of segment `index`.
+    fn get<'a>(&self, samples: &'a [u8], index: usize) -> (&'a [u8], usize) {
+        let start = if index == 0 { 0 } else { self.ends[index - 1] as usize };
+        let first = index * self.size;
+        (&samples[start..self.ends[index] as usize], self.size.min(self.len - first))
+    }
+}
+
+/// The timestamps of a version-3 object or a version-4 object that shares them.
 #[derive(Debug, Clone)]
 struct SharedTimestamps {
     reference: TimestampsRef,
@@ -380,6 +460,9 @@ impl OpenedObject {
     /// Appends the object's samples to `out` in the order they were written; refuses malformed
     /// sample data (never panics on input).
     pub fn decode_samples_into(&self, out: &mut Vec<Sample>) -> Result<(), StorageError> {
+        if let Some(segments) = &self.segments {
+            return self.decode_segments(segments, 0..segments.ends.len(), out);
+        }
         if self.version == FORMAT_VERSION_XOR {
             return decode_xor_chunk(&self.samples, out);
         }
@@ -392,19 +475,116 @@ impl OpenedObject {
         })
     }
 
+    /// Appends to `out` at least the object's samples from `start_ms` to `end_ms` (inclusive),
+    /// in the order they were written: a version-4 object decodes only the segments that
+    /// overlap the range, and the samples of those outside it are appended too, so callers
+    /// still clip. Refuses malformed sample data (never panics on input).
+    pub fn decode_range_into(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), StorageError> {
+        let Some(segments) = &self.segments else { return self.decode_samples_into(out) };
+        let count = segments.ends.len();
+        if count <= 1 {
+            return self.decode_segments(segments, 0..count, out);
+        }
+        let range = match &self.shared {
+            Some(shared) => {
+                let Some(timestamps) = &shared.timestamps else {
+                    return Err(StorageError::corrupt("chunk object", "its timestamps object was not read"));
+                };
+                let first = timestamps.partition_point(|&t| t < start_ms);
+                let last = timestamps.partition_point(|&t| t <= end_ms);
+                if first >= last {
+                    return Ok(());
+                }
+                first / segments.size..(last - 1) / segments.size + 1
+            }
+            None => {
+                // The first timestamp of each segment is the first varint of its column; segments
+                // are written only for increasing timestamps, so segment `i` holds the samples from
+                // its first timestamp to the next segment's.
+                let mut first_segment = 0;
+                let mut end_segment = 0;
+                for index in 0..count {
+                    let (bytes, _) = segments.get(&self.samples, index);
+                    let first_ms = Reader::new(bytes).varint().ok_or_else(|| {
+                        StorageError::corrupt("chunk object", "truncated segment timestamp column")
+                    })?;
+                    if first_ms > end_ms {
+                        break;
+                    }
+                    if first_ms <= start_ms {
+                        first_segment = index;
+                    }
+                    end_segment = index + 1;
+                }
+                first_segment..end_segment
+            }
+        };
+        self.decode_segments(segments, range, out)
+    }
+
+    /// Appends the samples of the segments in `range`; leaves `out` as it was when one is
+    /// malformed.
+    fn decode_segments(
+        &self,
+        segments: &Segments,
+        range: std::ops::Range<usize>,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), StorageError> {
+        let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
+        let shared = match &self.shared {
+            Some(shared) => Some(
+                shared.timestamps.as_ref().ok_or_else(|| corrupt("its timestamps object was not read"))?,
+            ),
+            None => None,
+        };
+        let base = out.len();
+        for index in range {
+            let (bytes, len) = segments.get(&self.samples, index);
+            let mut reader = Reader::new(bytes);
+            let before = out.len();
+            let decoded = match shared {
+                Some(timestamps) => {
+                    let first = index * segments.size;
+                    out.extend(
+                        timestamps[first..first + len]
+                            .iter()
+                            .map(|&timestamp_ms| Sample { timestamp_ms, value: 0.0 }),
+                    );
+                    Some(())
+                }
+                None => timestamps::read_into(&mut reader, len, out),
+            }
+            .and_then(|()| {
+                let samples = out.get_mut(before..).filter(|samples| samples.len() == len)?;
+                values::read_into(&mut reader, samples)
+            })
+            .filter(|()| reader.remaining() == 0);
+            if decoded.is_none() {
+                out.truncate(base);
+                return Err(corrupt("truncated or malformed segment"));
+            }
+        }
+        Ok(())
+    }
+
     /// Bytes held for the encoded samples.
     pub fn encoded_len(&self) -> usize {
         self.samples.len()
     }
 
-    /// The timestamps object a version-3 object needs before its samples decode (`None` when
+    /// The timestamps object an object that shares its timestamps needs before its samples decode (`None` when
     /// it holds its own timestamps or they are attached already).
     pub fn missing_timestamps(&self) -> Option<TimestampsRef> {
         self.shared.as_ref().filter(|shared| shared.timestamps.is_none()).map(|shared| shared.reference)
     }
 
-    /// Gives a version-3 object the timestamps of the object it names; refuses timestamps
-    /// whose count is not the object's.
+    /// Gives an object that shares its timestamps the timestamps of the object it names;
+    /// refuses timestamps whose count is not the object's.
     pub fn attach_timestamps(&mut self, timestamps: std::sync::Arc<[i64]>) -> Result<(), StorageError> {
         let Some(shared) = self.shared.as_mut() else { return Ok(()) };
         if timestamps.len() != shared.len {
@@ -475,7 +655,8 @@ fn read_header<'a>(
 /// once its timestamps are attached ([`OpenedObject::attach_timestamps`]).
 pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
     let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
-    let versions = [FORMAT_VERSION, FORMAT_VERSION_XOR, FORMAT_VERSION_SHARED_TIMESTAMPS];
+    let versions =
+        [FORMAT_VERSION, FORMAT_VERSION_XOR, FORMAT_VERSION_UNSEGMENTED, FORMAT_VERSION_SHARED_TIMESTAMPS];
     let (version, body) = read_header(object, MAGIC, &versions, "chunk object")?;
     let mut reader = Reader::new(&body);
     let count = reader.count(body.len()).ok_or_else(|| corrupt("truncated or oversized label count"))?;
@@ -489,15 +670,51 @@ pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
         return Err(corrupt("labels not sorted by name"));
     }
     let labels = Labels::from_sorted(labels);
-    let shared = if version == FORMAT_VERSION_SHARED_TIMESTAMPS {
-        let len = reader.count(MAX_SAMPLES).ok_or_else(|| corrupt("truncated or oversized sample count"))?;
+    let read_reference = |reader: &mut Reader<'_>, len| {
         let reference =
-            TimestampsRef::read(&mut reader).ok_or_else(|| corrupt("truncated timestamps reference"))?;
-        Some(SharedTimestamps { reference, len, timestamps: None })
-    } else {
-        None
+            TimestampsRef::read(reader).ok_or_else(|| corrupt("truncated timestamps reference"))?;
+        Ok::<_, StorageError>(SharedTimestamps { reference, len, timestamps: None })
     };
-    Ok(OpenedObject { labels, version, samples: body[reader.position()..].into(), shared })
+    let (shared, segments) = match version {
+        FORMAT_VERSION_SHARED_TIMESTAMPS => {
+            let len =
+                reader.count(MAX_SAMPLES).ok_or_else(|| corrupt("truncated or oversized sample count"))?;
+            (Some(read_reference(&mut reader, len)?), None)
+        }
+        FORMAT_VERSION => {
+            let len =
+                reader.count(MAX_SAMPLES).ok_or_else(|| corrupt("truncated or oversized sample count"))?;
+            let size = reader
+                .count(MAX_SAMPLES)
+                .filter(|&size| size > 0)
+                .ok_or_else(|| corrupt("truncated or invalid segment size"))?;
+            let shared = match reader.u8() {
+                Some(SEGMENT_TIMESTAMPS_INLINE) => None,
+                Some(SEGMENT_TIMESTAMPS_SHARED) => Some(read_reference(&mut reader, len)?),
+                _ => return Err(corrupt("truncated or unknown timestamps placement")),
+            };
+            // Every segment takes at least one byte, so the table cannot name more than remain.
+            let segment_count = len.div_ceil(size);
+            if segment_count > reader.remaining() {
+                return Err(corrupt("more segments than bytes"));
+            }
+            let mut ends = Vec::with_capacity(segment_count);
+            let mut end = 0usize;
+            for _ in 0..segment_count {
+                let segment_len = reader
+                    .count(body.len())
+                    .ok_or_else(|| corrupt("truncated or oversized segment table"))?;
+                end += segment_len;
+                ends.push(u32::try_from(end).map_err(|_| corrupt("oversized segments"))?);
+            }
+            if end != reader.remaining() {
+                return Err(corrupt("segment table does not match the segments"));
+            }
+            (shared, Some(Segments { len, size, ends: ends.into() }))
+        }
+        _ => (None, None),
+    };
+    Ok(OpenedObject { labels, version, samples: body[reader.position()..].into(), segments, shared })
 }
 
 /// Appends the samples of a version-1 XOR chunk to `out` with the chunk's bulk decoder;
@@ -593,6 +810,94 @@ mod tests {
     }
 
     #[test]
+    fn version_two_objects_are_still_read() {
+        let labels = Labels::from_pairs([("__name__", "up")]);
+        let times: Vec<i64> = jittered_times(1_500);
+        let values: Vec<f64> = (0..1_500).map(|i| f64::from(i) * 0.25).collect();
+        for encoding in [BodyEncoding::Plain, BodyEncoding::Zstd] {
+            let object = encode_unsegmented_series(&labels, &times, &values, None, encoding);
+            assert_eq!(object[4], FORMAT_VERSION_UNSEGMENTED);
+            let opened = open(&object).unwrap();
+            let mut ranged = Vec::new();
+            opened.decode_range_into(times[10], times[20], &mut ranged).unwrap();
+            assert_eq!(ranged.len(), 1_500, "an unsegmented object decodes whole");
+            let decoded = decode(&object).unwrap();
+            assert_eq!(decoded.labels, labels);
+            assert_eq!(decoded.samples.iter().map(|s| s.timestamp_ms).collect::<Vec<_>>(), times);
+            assert_eq!(decoded.samples.iter().map(|s| s.value).collect::<Vec<_>>(), values);
+        }
+    }
+
+    /// The samples of `samples` from `start` to `end`.
+    fn clipped(samples: &[Sample], start: i64, end: i64) -> Vec<(i64, u64)> {
+        bits(samples).into_iter().filter(|(t, _)| (start..=end).contains(t)).collect()
+    }
+
+    #[test]
+    fn range_reads_decode_only_the_segments_they_overlap() {
+        let labels = Labels::from_pairs([("__name__", "x"), ("job", "node")]);
+        let len = SEGMENT_SAMPLES * 5 + 321;
+        let samples: Vec<Sample> = jittered_times(len as i64)
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Sample {
+                timestamp_ms: t,
+                value: (i * 3 + (noise(3, i as u64) % 7) as usize) as f64,
+            })
+            .collect();
+        let inline = encode(&labels, &samples, BodyEncoding::Zstd);
+        assert_eq!(inline[4], FORMAT_VERSION);
+        let (shared, timestamps) = shared_pair(&labels, &samples, BodyEncoding::Zstd, FORMAT_VERSION);
+        let mut shared = open(&shared).unwrap();
+        shared.attach_timestamps(decode_timestamps_object(&timestamps).unwrap().into()).unwrap();
+        for opened in [open(&inline).unwrap(), shared] {
+            let mut all = Vec::new();
+            opened.decode_samples_into(&mut all).unwrap();
+            assert_eq!(bits(&all), bits(&samples));
+            let at = |index: usize| samples[index].timestamp_ms;
+            // An hour inside the fourth segment decodes that segment alone.
+            let (start, end) = (at(3 * SEGMENT_SAMPLES + 100), at(3 * SEGMENT_SAMPLES + 340));
+            let mut out = vec![Sample { timestamp_ms: 0, value: -1.0 }];
+            opened.decode_range_into(start, end, &mut out).unwrap();
+            assert_eq!(out.len(), 1 + SEGMENT_SAMPLES);
+            assert_eq!(bits(&out[1..]), bits(&samples[3 * SEGMENT_SAMPLES..4 * SEGMENT_SAMPLES]));
+            // Across a boundary: two segments. At the end: the short last one.
+            let mut out = Vec::new();
+            opened.decode_range_into(at(2 * SEGMENT_SAMPLES - 1), at(2 * SEGMENT_SAMPLES), &mut out).unwrap();
+            assert_eq!(bits(&out), bits(&samples[SEGMENT_SAMPLES..3 * SEGMENT_SAMPLES]));
+            let mut out = Vec::new();
+            opened.decode_range_into(at(len - 10), i64::MAX, &mut out).unwrap();
+            assert_eq!(bits(&out), bits(&samples[5 * SEGMENT_SAMPLES..]));
+            // Exactly a segment's first timestamp, and ranges outside the object.
+            let mut out = Vec::new();
+            opened.decode_range_into(at(SEGMENT_SAMPLES), at(SEGMENT_SAMPLES), &mut out).unwrap();
+            assert_eq!(bits(&out), bits(&samples[SEGMENT_SAMPLES..2 * SEGMENT_SAMPLES]));
+            for (start, end) in [(i64::MIN, at(0) - 1), (at(len - 1) + 1, i64::MAX), (at(10), at(5))] {
+                let mut out = Vec::new();
+                opened.decode_range_into(start, end, &mut out).unwrap();
+                assert!(clipped(&out, start, end).is_empty());
+                assert!(out.len() <= SEGMENT_SAMPLES, "{start}..{end} decoded {}", out.len());
+            }
+        }
+    }
+
+    #[test]
+    fn unordered_timestamps_are_one_segment_and_still_read_in_range() {
+        let labels = Labels::from_pairs([("__name__", "x")]);
+        let mut samples: Vec<Sample> = jittered_times(3_000)
+            .into_iter()
+            .map(|t| Sample { timestamp_ms: t, value: (t % 1_000) as f64 })
+            .collect();
+        samples.swap(5, 2_500);
+        let object = encode(&labels, &samples, BodyEncoding::Plain);
+        let opened = open(&object).unwrap();
+        let (start, end) = (samples[2_400].timestamp_ms, samples[2_600].timestamp_ms);
+        let mut out = Vec::new();
+        opened.decode_range_into(start, end, &mut out).unwrap();
+        assert_eq!(bits(&out), bits(&samples));
+    }
+
+    #[test]
     fn empty_and_single_sample_objects() {
         let labels = Labels::from_pairs([("__name__", "up")]);
         assert!(decode(&encode(&labels, &[], BodyEncoding::Zstd)).unwrap().samples.is_empty());
@@ -623,13 +928,22 @@ mod tests {
         (0..len).map(|i| 1_577_944_800_000 + i * 15_000 + (noise(7, i as u64) % 4) as i64).collect()
     }
 
-    /// A version-3 object over `samples` and the timestamps object it names.
-    fn shared_pair(labels: &Labels, samples: &[Sample], encoding: BodyEncoding) -> (Vec<u8>, Vec<u8>) {
+    /// An object of `version` (3 or 4) over `samples` and the timestamps object it names.
+    fn shared_pair(
+        labels: &Labels,
+        samples: &[Sample],
+        encoding: BodyEncoding,
+        version: u8,
+    ) -> (Vec<u8>, Vec<u8>) {
         let times: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
         let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
         let (timestamps, reference) = encode_timestamps_object(&times, &timestamp_column(&times), encoding);
-        let object =
-            encode_series(labels, &SeriesTimestamps::Shared(&reference), values.len(), &values, encoding);
+        let object = if version == FORMAT_VERSION_SHARED_TIMESTAMPS {
+            encode_unsegmented_series(labels, &times, &values, Some(&reference), encoding)
+        } else {
+            encode_series(labels, &times, &values, Some(&reference), encoding)
+        };
+        assert_eq!(object[4], version);
         (object, timestamps)
     }
 
@@ -641,9 +955,14 @@ mod tests {
             .enumerate()
             .map(|(i, t)| Sample { timestamp_ms: t, value: i as f64 * 0.5 })
             .collect();
-        for encoding in [BodyEncoding::Plain, BodyEncoding::Zstd] {
-            let (object, timestamps) = shared_pair(&labels, &samples, encoding);
-            assert_eq!(object[4], FORMAT_VERSION_SHARED_TIMESTAMPS);
+        let versions = [FORMAT_VERSION_SHARED_TIMESTAMPS, FORMAT_VERSION];
+        for (encoding, version) in
+            [BodyEncoding::Plain, BodyEncoding::Zstd].into_iter().zip(versions).chain([
+                (BodyEncoding::Zstd, FORMAT_VERSION_SHARED_TIMESTAMPS),
+                (BodyEncoding::Plain, FORMAT_VERSION),
+            ])
+        {
+            let (object, timestamps) = shared_pair(&labels, &samples, encoding, version);
             assert_eq!(&timestamps[..4], TIMESTAMPS_MAGIC);
             let mut opened = open(&object).unwrap();
             assert_eq!(opened.labels, labels);
@@ -666,7 +985,7 @@ mod tests {
             opened.decode_samples_into(&mut out).unwrap();
             assert_eq!(out, samples);
         }
-        // A v2 object has nothing to attach.
+        // An object with its own timestamps has nothing to attach.
         let inline = open(&encode(&labels, &samples, BodyEncoding::Zstd)).unwrap();
         assert!(inline.missing_timestamps().is_none());
     }
@@ -676,7 +995,13 @@ mod tests {
         let labels = Labels::from_pairs([("__name__", "up")]);
         let samples: Vec<Sample> =
             jittered_times(100).into_iter().map(|t| Sample { timestamp_ms: t, value: 1.0 }).collect();
-        let (object, timestamps) = shared_pair(&labels, &samples, BodyEncoding::Plain);
+        for version in [FORMAT_VERSION_SHARED_TIMESTAMPS, FORMAT_VERSION] {
+            refuses_malformed_shared(&labels, &samples, version);
+        }
+    }
+
+    fn refuses_malformed_shared(labels: &Labels, samples: &[Sample], version: u8) {
+        let (object, timestamps) = shared_pair(labels, samples, BodyEncoding::Plain, version);
         for cut in HEADER_LEN..timestamps.len() {
             assert!(decode_timestamps_object(&timestamps[..cut]).is_err(), "timestamps cut at {cut}");
         }
@@ -713,7 +1038,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), plain in any::<bool>(), version in 1u8..=3) {
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), plain in any::<bool>(), version in 1u8..=4) {
             let mut object = MAGIC.to_vec();
             object.push(version);
             object.push(if plain { 0 } else { 1 });
@@ -721,6 +1046,7 @@ mod tests {
             if let Ok(mut opened) = open(&object) {
                 let _ = opened.attach_timestamps(vec![0; 3].into());
                 let _ = opened.decode_samples_into(&mut Vec::new());
+                let _ = opened.decode_range_into(0, 1, &mut Vec::new());
             }
             object[..4].copy_from_slice(TIMESTAMPS_MAGIC);
             object[4] = TIMESTAMPS_VERSION;
@@ -750,6 +1076,39 @@ mod tests {
             let decoded = decode(&encode(&labels, &samples, BodyEncoding::Zstd)).unwrap();
             prop_assert_eq!(decoded.labels, labels);
             prop_assert_eq!(bits(&decoded.samples), bits(&samples));
+        }
+
+        #[test]
+        fn range_reads_hold_every_sample_of_the_range(
+            len in 0usize..4_000,
+            interval in 1i64..60_000,
+            repeat_at in proptest::option::of(0usize..4_000),
+            start in -100_000i64..250_000_000,
+            span in 0i64..100_000_000,
+            shared in any::<bool>(),
+        ) {
+            let mut samples: Vec<Sample> = (0..len)
+                .map(|i| Sample { timestamp_ms: i as i64 * interval, value: (noise(11, i as u64) % 100) as f64 })
+                .collect();
+            // A repeated timestamp makes the object one segment.
+            if let Some(index) = repeat_at.filter(|&index| index > 0 && index < len) {
+                samples[index].timestamp_ms = samples[index - 1].timestamp_ms;
+            }
+            let labels = Labels::from_pairs([("__name__", "m")]);
+            let opened = if shared && len > 0 {
+                let (object, timestamps) = shared_pair(&labels, &samples, BodyEncoding::Plain, FORMAT_VERSION);
+                let mut opened = open(&object).unwrap();
+                opened.attach_timestamps(decode_timestamps_object(&timestamps).unwrap().into()).unwrap();
+                opened
+            } else {
+                open(&encode(&labels, &samples, BodyEncoding::Plain)).unwrap()
+            };
+            let mut out = Vec::new();
+            opened.decode_range_into(start, start + span, &mut out).unwrap();
+            prop_assert_eq!(clipped(&out, start, start + span), clipped(&samples, start, start + span));
+            let mut all = Vec::new();
+            opened.decode_samples_into(&mut all).unwrap();
+            prop_assert_eq!(bits(&all), bits(&samples));
         }
 
         #[test]

@@ -443,10 +443,10 @@ impl StoredSamples {
         let base = out.len();
         let mut sorted = true;
         for object in &self.objects {
-            // Decoded in place, then clipped to the range: usually the object lies inside it
-            // and nothing moves.
+            // Decoded in place (only the segments that overlap the range), then clipped to the
+            // range: usually the object lies inside it and nothing moves.
             let before = out.len();
-            object.decode_samples_into(out)?;
+            object.decode_range_into(self.start_ms, self.end_ms, out)?;
             let added = &out[before..];
             let (keep_from, keep_to) =
                 if added.windows(2).all(|pair| pair[0].timestamp_ms < pair[1].timestamp_ms) {

@@ -57,8 +57,8 @@ impl DecodedTimestamps {
 /// Where one series' timestamps go.
 #[derive(Debug, Clone)]
 pub(crate) enum Placement {
-    /// Into its own object: the encoded column.
-    Inline(Vec<u8>),
+    /// Into its own object.
+    Inline,
     /// Into the timestamps object named.
     Shared(TimestampsRef),
 }
@@ -142,7 +142,7 @@ pub(crate) fn plan(
         .map(|(shared_times, members)| {
             let column = object_format::timestamp_column(shared_times);
             if !object_format::worth_sharing(&column) {
-                return Placement::Inline(column);
+                return Placement::Inline;
             }
             let known = memo.checksum_of(&column_key(
                 user,
@@ -150,7 +150,7 @@ pub(crate) fn plan(
                 shared_times,
             ));
             if known.is_none() && members < 2 {
-                return Placement::Inline(column);
+                return Placement::Inline;
             }
             let (data, reference) = object_format::encode_timestamps_object(shared_times, &column, encoding);
             if known == Some(reference.checksum) {
@@ -159,7 +159,7 @@ pub(crate) fn plan(
                 new_objects.push(NewTimestampsObject { reference, len: shared_times.len(), data });
                 Placement::Shared(reference)
             } else {
-                Placement::Inline(column)
+                Placement::Inline
             }
         })
         .collect();
@@ -181,7 +181,7 @@ mod tests {
     fn shared(placement: &Placement) -> Option<TimestampsRef> {
         match placement {
             Placement::Shared(reference) => Some(*reference),
-            Placement::Inline(_) => None,
+            Placement::Inline => None,
         }
     }
 
@@ -210,7 +210,7 @@ mod tests {
             let regular: Vec<i64> = (0..len).map(|i| 1_000 + i * 15_000).collect();
             let (placements, objects) = plan(&memo, "a", &[regular.clone(), regular], BodyEncoding::Zstd);
             assert!(objects.is_empty(), "{len}");
-            assert!(placements.iter().all(|p| matches!(p, Placement::Inline(column) if !column.is_empty())));
+            assert!(placements.iter().all(|p| matches!(p, Placement::Inline)));
         }
     }
 

@@ -12,7 +12,7 @@ use crate::chunk_key::{fingerprint, ChunkRef};
 use crate::error::StorageError;
 use crate::index::IndexClient;
 use crate::object::ObjectClient;
-use crate::object_format::{self, SeriesTimestamps, TimestampsRef};
+use crate::object_format::{self, TimestampsRef};
 use crate::schema::entries::{series_id, IndexEntry, IndexSchema};
 use crate::store::shared_timestamps::{self, Placement};
 use crate::store::ChunkStore;
@@ -133,17 +133,12 @@ impl ChunkStore {
             let (Some(&from_ms), Some(&through_ms)) = (series_times.first(), series_times.last()) else {
                 continue;
             };
-            let timestamps = match placement {
-                Placement::Inline(column) => SeriesTimestamps::Inline(column),
-                Placement::Shared(reference) => SeriesTimestamps::Shared(reference),
+            let shared = match placement {
+                Placement::Inline => None,
+                Placement::Shared(reference) => Some(reference),
             };
-            let data = object_format::encode_series(
-                &one.labels,
-                &timestamps,
-                values.len(),
-                &values,
-                self.body_encoding,
-            );
+            let data =
+                object_format::encode_series(&one.labels, series_times, &values, shared, self.body_encoding);
             let chunk_ref = ChunkRef {
                 user: user.to_string(),
                 fingerprint: series_fingerprint,
