@@ -357,23 +357,46 @@ where
     Ok(rows)
 }
 
-fn run_queries(database: &Database, queries: &[IndexQuery]) -> Result<Vec<Vec<IndexRow>>, StorageError> {
+/// An index table opened for reading.
+type IndexTable = redb::ReadOnlyTable<Key<'static>, &'static [u8]>;
+
+/// The rows of `queries[i]` for each `i` of `order`, in that order. Tables are opened once per
+/// run of consecutive queries naming them.
+fn run_queries(
+    database: &Database,
+    queries: &[IndexQuery],
+    order: &[usize],
+) -> Result<Vec<Vec<IndexRow>>, StorageError> {
     let transaction = database.begin_read().map_err(redb_error)?;
-    let mut results = Vec::with_capacity(queries.len());
+    let mut results = Vec::with_capacity(order.len());
     let mut cache = BlockCache::default();
-    for query in queries {
+    // The table of the previous query, by name (`None` when it does not exist).
+    let mut open: Option<(&str, Option<IndexTable>)> = None;
+    for &index in order {
+        let query = &queries[index];
         if query.table == LAYOUT_TABLE {
             results.push(Vec::new());
             continue;
         }
-        match transaction.open_table(definition(&query.table)) {
-            Ok(table) => results.push(query_table(&table, query, &mut cache)?),
-            Err(redb::TableError::TableDoesNotExist(_)) => results.push(Vec::new()),
-            Err(err) => return Err(redb_error(err)),
+        if open.as_ref().is_none_or(|(name, _)| *name != query.table) {
+            let table = match transaction.open_table(definition(&query.table)) {
+                Ok(table) => Some(table),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(err) => return Err(redb_error(err)),
+            };
+            open = Some((&query.table, table));
+        }
+        match open.as_ref().and_then(|(_, table)| table.as_ref()) {
+            Some(table) => results.push(query_table(table, query, &mut cache)?),
+            None => results.push(Vec::new()),
         }
     }
     Ok(results)
 }
+
+/// Queries per blocking task: a read that looks up every series' chunks (thousands of queries)
+/// is split so that every core works on it.
+const QUERIES_PER_TASK: usize = 1024;
 
 #[async_trait]
 impl IndexClient for RedbIndexClient {
@@ -385,7 +408,29 @@ impl IndexClient for RedbIndexClient {
     }
 
     async fn query(&self, queries: Vec<IndexQuery>) -> Result<Vec<Vec<IndexRow>>, StorageError> {
-        self.blocking(move |database| run_queries(database, &queries)).await
+        // Run in table and hash-key order, so that consecutive queries read the same blocks and
+        // each block is decompressed once; the answers go back in the order asked.
+        let mut order: Vec<usize> = (0..queries.len()).collect();
+        order.sort_by(|&a, &b| {
+            (&queries[a].table, &queries[a].hash_value).cmp(&(&queries[b].table, &queries[b].hash_value))
+        });
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let tasks = queries.len().div_ceil(QUERIES_PER_TASK).clamp(1, cores);
+        let per_task = order.len().div_ceil(tasks).max(1);
+        let queries = Arc::new(queries);
+        let mut running = Vec::with_capacity(tasks);
+        for part in order.chunks(per_task) {
+            let (queries, part) = (Arc::clone(&queries), part.to_vec());
+            running.push(self.blocking(move |database| run_queries(database, &queries, &part)));
+        }
+        let mut results = vec![Vec::new(); queries.len()];
+        let mut positions = order.iter();
+        for answers in futures::future::try_join_all(running).await? {
+            for (rows, &position) in answers.into_iter().zip(positions.by_ref()) {
+                results[position] = rows;
+            }
+        }
+        Ok(results)
     }
 
     async fn create_table(&self, name: &str) -> Result<(), StorageError> {
@@ -440,6 +485,7 @@ mod tests {
 
     use super::*;
     use crate::index::memory::MemoryIndexClient;
+    use neocortex_testkit::chunks::noise;
 
     fn entry(hash: &str, range: &[u8], value: &[u8]) -> IndexEntry {
         IndexEntry {
@@ -650,6 +696,42 @@ mod tests {
         // Reopening finds the marker and leaves the blocks alone.
         let client = RedbIndexClient::open(directory.path()).unwrap();
         assert_eq!(client.query(vec![query("h")]).await.unwrap()[0], expected);
+    }
+
+    #[tokio::test]
+    async fn many_queries_in_any_order_answer_in_the_order_asked() {
+        let (_directory, redb) = open().await;
+        let memory = MemoryIndexClient::new();
+        let mut entries = Vec::new();
+        for series in 0..600u64 {
+            let hash = format!("user:d1:{:016x}", noise(5, series));
+            for chunk in 0..3 {
+                entries.push(entry(&hash, format!("chunk-{chunk}").as_bytes(), b""));
+            }
+        }
+        redb.batch_write(entries.clone()).await.unwrap();
+        memory.batch_write(entries).await.unwrap();
+        // More queries than one task takes, over two tables (one missing) and hashes without
+        // rows, shuffled.
+        let mut shuffled: Vec<u64> = (0..QUERIES_PER_TASK as u64 * 2 + 7).collect();
+        shuffled.sort_by_key(|&i| noise(9, i));
+        let queries: Vec<IndexQuery> = shuffled
+            .into_iter()
+            .map(|i| {
+                let mut query = query(&format!("user:d1:{:016x}", noise(5, i % 700)));
+                if i % 5 == 0 {
+                    query.table = "missing".into();
+                }
+                query
+            })
+            .collect();
+        let expected = memory.query(queries.clone()).await.unwrap();
+        let actual = redb.query(queries.clone()).await.unwrap();
+        assert_eq!(actual.len(), queries.len());
+        assert!(actual.iter().filter(|rows| rows.len() == 3).count() > QUERIES_PER_TASK);
+        for ((query, expected), actual) in queries.iter().zip(expected).zip(actual) {
+            assert_eq!(actual, expected, "{query:?}");
+        }
     }
 
     #[test]

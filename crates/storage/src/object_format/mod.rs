@@ -416,10 +416,12 @@ pub struct OpenedObject {
     pub labels: Labels,
     /// The format version (which sample encoding `samples` holds).
     version: u8,
-    /// The encoded samples: the uncompressed body after the labels (version 3: after the
+    /// The uncompressed body, kept as decompressed (no copy of the samples part).
+    body: Vec<u8>,
+    /// Where in `body` the encoded samples start: after the labels (version 3: after the
     /// timestamps reference, so just the values; version 4: after the segment table, so the
     /// segments).
-    samples: Box<[u8]>,
+    samples_from: usize,
     /// Version 4: where each segment ends in `samples`.
     segments: Option<Segments>,
     /// Versions 3 and 4 with shared timestamps: where the timestamps are, and once attached,
@@ -457,6 +459,11 @@ struct SharedTimestamps {
 }
 
 impl OpenedObject {
+    /// The encoded samples.
+    fn samples(&self) -> &[u8] {
+        &self.body[self.samples_from..]
+    }
+
     /// Appends the object's samples to `out` in the order they were written; refuses malformed
     /// sample data (never panics on input).
     pub fn decode_samples_into(&self, out: &mut Vec<Sample>) -> Result<(), StorageError> {
@@ -464,12 +471,12 @@ impl OpenedObject {
             return self.decode_segments(segments, 0..segments.ends.len(), out);
         }
         if self.version == FORMAT_VERSION_XOR {
-            return decode_xor_chunk(&self.samples, out);
+            return decode_xor_chunk(self.samples(), out);
         }
         if let Some(shared) = &self.shared {
-            return decode_shared(shared, &self.samples, out);
+            return decode_shared(shared, self.samples(), out);
         }
-        let mut reader = Reader::new(&self.samples);
+        let mut reader = Reader::new(self.samples());
         decode_columns(&mut reader, out).ok_or_else(|| {
             StorageError::corrupt("chunk object", "truncated or malformed sample columns".to_string())
         })
@@ -509,7 +516,7 @@ impl OpenedObject {
                 let mut first_segment = 0;
                 let mut end_segment = 0;
                 for index in 0..count {
-                    let (bytes, _) = segments.get(&self.samples, index);
+                    let (bytes, _) = segments.get(self.samples(), index);
                     let first_ms = Reader::new(bytes).varint().ok_or_else(|| {
                         StorageError::corrupt("chunk object", "truncated segment timestamp column")
                     })?;
@@ -544,7 +551,7 @@ impl OpenedObject {
         };
         let base = out.len();
         for index in range {
-            let (bytes, len) = segments.get(&self.samples, index);
+            let (bytes, len) = segments.get(self.samples(), index);
             let mut reader = Reader::new(bytes);
             let before = out.len();
             let decoded = match shared {
@@ -572,9 +579,9 @@ impl OpenedObject {
         Ok(())
     }
 
-    /// Bytes held for the encoded samples.
+    /// Bytes held for the object: its decompressed body.
     pub fn encoded_len(&self) -> usize {
-        self.samples.len()
+        self.body.len()
     }
 
     /// The timestamps object an object that shares its timestamps needs before its samples decode (`None` when
@@ -714,7 +721,8 @@ pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
         }
         _ => (None, None),
     };
-    Ok(OpenedObject { labels, version, samples: body[reader.position()..].into(), segments, shared })
+    let samples_from = reader.position();
+    Ok(OpenedObject { labels, version, body: body.into_owned(), samples_from, segments, shared })
 }
 
 /// Appends the samples of a version-1 XOR chunk to `out` with the chunk's bulk decoder;

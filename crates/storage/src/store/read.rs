@@ -1,7 +1,7 @@
 //! The read path: matchers → series ids (per bucket, intersected across matchers) → chunk keys
 //! → objects (fetched concurrently, checksum verified) → samples merged per series.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -101,18 +101,24 @@ impl ChunkStore {
             return Err(StorageError::BadQuery(QUERY_MUST_CONTAIN_METRIC_NAME.to_string()));
         };
         let objects = self.fetch_named(tenant, start_ms, end_ms, &names, matchers).await?;
-        let mut by_series: BTreeMap<Labels, Vec<FetchedObject>> = BTreeMap::new();
-        for object in objects {
-            by_series.entry(object.object.labels.clone()).or_default().push(object);
+        // Sorted by series and time range, then grouped: no label set is cloned.
+        let mut objects = objects;
+        objects.sort_by(|a, b| {
+            (&a.object.labels, a.from_ms, a.through_ms).cmp(&(&b.object.labels, b.from_ms, b.through_ms))
+        });
+        let mut series: Vec<(Labels, StoredSamples)> = Vec::new();
+        for mut fetched in objects {
+            match series.last_mut() {
+                Some((labels, stored)) if *labels == fetched.object.labels => {
+                    stored.objects.push(fetched.object)
+                }
+                _ => {
+                    let labels = std::mem::take(&mut fetched.object.labels);
+                    series.push((labels, StoredSamples { objects: vec![fetched.object], start_ms, end_ms }));
+                }
+            }
         }
-        Ok(by_series
-            .into_iter()
-            .map(|(labels, mut objects)| {
-                objects.sort_by_key(|object| (object.from_ms, object.through_ms));
-                let objects = objects.into_iter().map(|object| object.object).collect();
-                (labels, StoredSamples { objects, start_ms, end_ms })
-            })
-            .collect())
+        Ok(series)
     }
 
     /// Label sets of the series matching every matcher with chunks overlapping the range.
