@@ -10,6 +10,90 @@ use std::io::{self, Read};
 
 thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    static STREAM: RefCell<Option<zstd::zstd_safe::DCtx<'static>>> = const { RefCell::new(None) };
+}
+
+/// Why [`decompress_prefix`] failed.
+#[derive(Debug)]
+pub(crate) enum PrefixError<E> {
+    /// The frame is not one zstd frame of at most the capacity.
+    Zstd(String),
+    /// The caller's `through` refused the bytes.
+    Refused(E),
+}
+
+/// Decompresses the first bytes of one zstd frame that holds at most `capacity` bytes and
+/// states its size: `through(prefix, total)` is asked after each step and answers how many
+/// bytes are wanted (`None`: it cannot tell yet, decompress more). Returns the bytes
+/// decompressed (at least those wanted; zstd stops at the end of a block) and the frame's total.
+pub(crate) fn decompress_prefix<E>(
+    frame: &[u8],
+    capacity: usize,
+    mut through: impl FnMut(&[u8], usize) -> Result<Option<usize>, E>,
+) -> Result<(Vec<u8>, usize), PrefixError<E>> {
+    let total = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) if size <= capacity as u64 => size as usize,
+        Ok(_) | Err(_) => {
+            let body = decompress(frame, capacity).map_err(|err| PrefixError::Zstd(err.to_string()))?;
+            let total = body.len();
+            return Ok((body, total));
+        }
+    };
+    STREAM.with(|cell| {
+        let mut cell = cell.try_borrow_mut().map_err(|_| PrefixError::Zstd("re-entered".to_string()))?;
+        let context = match cell.as_mut() {
+            Some(context) => context,
+            None => cell.insert(zstd::zstd_safe::DCtx::create()),
+        };
+        context
+            .reset(zstd::zstd_safe::ResetDirective::SessionOnly)
+            .map_err(|code| PrefixError::Zstd(zstd::zstd_safe::get_error_name(code).to_string()))?;
+        let mut body = vec![0u8; total];
+        let mut input = zstd::zstd_safe::InBuffer::around(frame);
+        let mut produced = 0;
+        let mut want = total.min(256);
+        loop {
+            produced = fill(context, &mut input, &mut body[..want], produced).map_err(PrefixError::Zstd)?;
+            match through(&body[..produced], total).map_err(PrefixError::Refused)? {
+                Some(wanted) => {
+                    let wanted = wanted.min(total);
+                    if wanted > produced {
+                        produced = fill(context, &mut input, &mut body[..wanted], produced)
+                            .map_err(PrefixError::Zstd)?;
+                    }
+                    body.truncate(produced);
+                    return Ok((body, total));
+                }
+                None if produced < total => want = (want * 4).min(total),
+                None => return Err(PrefixError::Zstd("whole frame read and still not enough".to_string())),
+            }
+        }
+    })
+}
+
+/// Decompresses from `input` into `output` until it is full (from `produced` on); returns the
+/// bytes in `output`.
+fn fill(
+    context: &mut zstd::zstd_safe::DCtx<'static>,
+    input: &mut zstd::zstd_safe::InBuffer<'_>,
+    output: &mut [u8],
+    produced: usize,
+) -> Result<usize, String> {
+    let want = output.len();
+    let mut output = zstd::zstd_safe::OutBuffer::around_pos(output, produced);
+    while output.pos() < want {
+        let before = (output.pos(), input.pos());
+        let hint = context
+            .decompress_stream(&mut output, input)
+            .map_err(|code| zstd::zstd_safe::get_error_name(code).to_string())?;
+        if hint == 0 && output.pos() < want {
+            return Err("frame ends before its stated size".to_string());
+        }
+        if (output.pos(), input.pos()) == before {
+            return Err("truncated frame".to_string());
+        }
+    }
+    Ok(output.pos())
 }
 
 /// Decompresses one zstd frame that holds at most `capacity` bytes.

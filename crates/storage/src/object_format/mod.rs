@@ -193,31 +193,65 @@ pub fn encode_series(
     let len = values.len();
     let increasing = timestamps.windows(2).all(|pair| pair[0] < pair[1]);
     let segment = if increasing { SEGMENT_SAMPLES } else { len.max(1) };
-    let mut segments = Vec::with_capacity(len * 3 / 2 + 32);
-    let mut table = Vec::with_capacity(len / segment * 2 + 2);
+    let mut segments: Vec<Vec<u8>> = Vec::with_capacity(len.div_ceil(segment));
+    let mut table = Vec::with_capacity(len.div_ceil(segment) * 6);
+    let mut previous_first = 0;
     for (times, values) in timestamps.chunks(segment).zip(values.chunks(segment)) {
-        let before = segments.len();
+        let mut bytes = Vec::with_capacity(times.len() * 2 + 16);
         if shared.is_none() {
-            timestamps::put(&mut segments, times);
+            timestamps::put(&mut bytes, times);
         }
-        values::put(&mut segments, values);
-        put_uvarint(&mut table, (segments.len() - before) as u64);
+        values::put(&mut bytes, values);
+        put_uvarint(&mut table, bytes.len() as u64);
+        ints::put_varint(&mut table, times[0].wrapping_sub(previous_first));
+        previous_first = times[0];
+        segments.push(bytes);
     }
     let labels_len: usize = labels.iter().map(|l| l.name.len() + l.value.len() + 10).sum();
-    let mut body = Vec::with_capacity(labels_len + table.len() + segments.len() + 40);
-    put_labels(&mut body, labels);
-    put_uvarint(&mut body, len as u64);
-    put_uvarint(&mut body, segment as u64);
+    let mut head = Vec::with_capacity(labels_len + table.len() + 40);
+    put_labels(&mut head, labels);
+    put_uvarint(&mut head, len as u64);
+    put_uvarint(&mut head, segment as u64);
     match shared {
-        None => body.push(SEGMENT_TIMESTAMPS_INLINE),
+        None => head.push(SEGMENT_TIMESTAMPS_INLINE),
         Some(reference) => {
-            body.push(SEGMENT_TIMESTAMPS_SHARED);
-            reference.put(&mut body);
+            head.push(SEGMENT_TIMESTAMPS_SHARED);
+            reference.put(&mut head);
         }
     }
-    body.extend_from_slice(&table);
-    body.extend_from_slice(&segments);
-    with_header(FORMAT_VERSION, body, encoding)
+    head.extend_from_slice(&table);
+    // Newest segment first, each closing a zstd block: see the module documentation.
+    segments.reverse();
+    let mut parts = vec![head];
+    parts.extend(segments);
+    if let (BodyEncoding::Zstd, Some(compressed)) = (encoding, compress_in_blocks(&parts)) {
+        let mut out = Vec::with_capacity(HEADER_LEN + compressed.len());
+        out.extend_from_slice(MAGIC);
+        out.push(FORMAT_VERSION);
+        out.push(BodyEncoding::Zstd.tag());
+        out.extend_from_slice(&compressed);
+        return out;
+    }
+    with_header(FORMAT_VERSION, parts.concat(), BodyEncoding::Plain)
+}
+
+/// One zstd frame of `parts` (the first part is the head and the newest segment's bytes are
+/// the second) that ends a block after the head and newest segment and after each later part,
+/// so a reader can stop decompressing after any of them; `None` if compression fails.
+fn compress_in_blocks(parts: &[Vec<u8>]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let total: usize = parts.iter().map(Vec::len).sum();
+    let mut encoder =
+        zstd::stream::write::Encoder::new(Vec::with_capacity(total / 2 + 64), ZSTD_LEVEL).ok()?;
+    encoder.set_pledged_src_size(Some(total as u64)).ok()?;
+    encoder.include_contentsize(true).ok()?;
+    for (index, part) in parts.iter().enumerate() {
+        encoder.write_all(part).ok()?;
+        if index > 0 {
+            encoder.flush().ok()?;
+        }
+    }
+    encoder.finish().ok()
 }
 
 /// Encodes one series' object in the layout written before version 4: version 2 (timestamps
@@ -436,16 +470,33 @@ struct Segments {
     len: usize,
     /// Samples per segment (the last holds the rest).
     size: usize,
-    /// Where each segment ends in the encoded samples.
-    ends: Box<[u32]>,
+    /// Where each segment (oldest first) is in the encoded samples, which store them newest
+    /// first.
+    bounds: Box<[(u32, u32)]>,
+    /// Each segment's first timestamp.
+    first_ms: Box<[i64]>,
+    /// The first segment held: an object opened for a range holds the newest segments only.
+    available_from: usize,
 }
 
 impl Segments {
     /// The bytes and sample count of segment `index`.
     fn get<'a>(&self, samples: &'a [u8], index: usize) -> (&'a [u8], usize) {
-        let start = if index == 0 { 0 } else { self.ends[index - 1] as usize };
-        let first = index * self.size;
-        (&samples[start..self.ends[index] as usize], self.size.min(self.len - first))
+        let (start, end) = self.bounds[index];
+        (&samples[start as usize..end as usize], self.size.min(self.len - index * self.size))
+    }
+
+    /// The segments that may hold samples from `start_ms` to `end_ms`. Segments are written
+    /// only for increasing timestamps, so segment `i` holds the samples from its first
+    /// timestamp to the next segment's.
+    fn overlapping(&self, start_ms: i64, end_ms: i64) -> std::ops::Range<usize> {
+        let count = self.first_ms.len();
+        if count <= 1 {
+            return 0..count;
+        }
+        let first = self.first_ms.partition_point(|&first| first <= start_ms).saturating_sub(1);
+        let end = self.first_ms.partition_point(|&first| first <= end_ms);
+        first..end.max(first)
     }
 }
 
@@ -468,7 +519,7 @@ impl OpenedObject {
     /// sample data (never panics on input).
     pub fn decode_samples_into(&self, out: &mut Vec<Sample>) -> Result<(), StorageError> {
         if let Some(segments) = &self.segments {
-            return self.decode_segments(segments, 0..segments.ends.len(), out);
+            return self.decode_segments(segments, 0..segments.bounds.len(), out);
         }
         if self.version == FORMAT_VERSION_XOR {
             return decode_xor_chunk(self.samples(), out);
@@ -485,53 +536,18 @@ impl OpenedObject {
     /// Appends to `out` at least the object's samples from `start_ms` to `end_ms` (inclusive),
     /// in the order they were written: a version-4 object decodes only the segments that
     /// overlap the range, and the samples of those outside it are appended too, so callers
-    /// still clip. Refuses malformed sample data (never panics on input).
+    /// still clip. Refuses malformed sample data (never panics on input), and a range beyond
+    /// the one the object was opened for ([`open_range`]).
     pub fn decode_range_into(
         &self,
         start_ms: i64,
         end_ms: i64,
         out: &mut Vec<Sample>,
     ) -> Result<(), StorageError> {
-        let Some(segments) = &self.segments else { return self.decode_samples_into(out) };
-        let count = segments.ends.len();
-        if count <= 1 {
-            return self.decode_segments(segments, 0..count, out);
+        match &self.segments {
+            Some(segments) => self.decode_segments(segments, segments.overlapping(start_ms, end_ms), out),
+            None => self.decode_samples_into(out),
         }
-        let range = match &self.shared {
-            Some(shared) => {
-                let Some(timestamps) = &shared.timestamps else {
-                    return Err(StorageError::corrupt("chunk object", "its timestamps object was not read"));
-                };
-                let first = timestamps.partition_point(|&t| t < start_ms);
-                let last = timestamps.partition_point(|&t| t <= end_ms);
-                if first >= last {
-                    return Ok(());
-                }
-                first / segments.size..(last - 1) / segments.size + 1
-            }
-            None => {
-                // The first timestamp of each segment is the first varint of its column; segments
-                // are written only for increasing timestamps, so segment `i` holds the samples from
-                // its first timestamp to the next segment's.
-                let mut first_segment = 0;
-                let mut end_segment = 0;
-                for index in 0..count {
-                    let (bytes, _) = segments.get(self.samples(), index);
-                    let first_ms = Reader::new(bytes).varint().ok_or_else(|| {
-                        StorageError::corrupt("chunk object", "truncated segment timestamp column")
-                    })?;
-                    if first_ms > end_ms {
-                        break;
-                    }
-                    if first_ms <= start_ms {
-                        first_segment = index;
-                    }
-                    end_segment = index + 1;
-                }
-                first_segment..end_segment
-            }
-        };
-        self.decode_segments(segments, range, out)
     }
 
     /// Appends the samples of the segments in `range`; leaves `out` as it was when one is
@@ -549,6 +565,9 @@ impl OpenedObject {
             ),
             None => None,
         };
+        if !range.is_empty() && range.start < segments.available_from {
+            return Err(corrupt("object was opened for a narrower time range"));
+        }
         let base = out.len();
         for index in range {
             let (bytes, len) = segments.get(self.samples(), index);
@@ -658,14 +677,93 @@ fn read_header<'a>(
 }
 
 /// Reads an object's header and labels (decompressing its body), leaving the samples encoded;
-/// refuses anything malformed (never panics on input). A version-3 object's samples decode
-/// once its timestamps are attached ([`OpenedObject::attach_timestamps`]).
+/// refuses anything malformed (never panics on input). An object that shares its timestamps
+/// decodes its samples once they are attached ([`OpenedObject::attach_timestamps`]).
 pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
+    let (version, body) = read_header(object, MAGIC, &OBJECT_VERSIONS, "chunk object")?;
+    let head = parse_head(version, &body, body.len())?;
+    Ok(head.into_object(version, body.into_owned(), 0))
+}
+
+/// Like [`open`], for reads of the samples from `start_ms` to `end_ms` only: a compressed
+/// version-4 object is decompressed only through the oldest segment that range needs (its
+/// newest segments come first), and the opened object then decodes that range alone
+/// ([`OpenedObject::decode_range_into`]; [`OpenedObject::decode_samples_into`] refuses).
+pub fn open_range(object: &[u8], start_ms: i64, end_ms: i64) -> Result<OpenedObject, StorageError> {
+    if object.len() < HEADER_LEN || object[4] != FORMAT_VERSION || object[5] != BodyEncoding::Zstd.tag() {
+        return open(object);
+    }
+    let corrupt = |message: String| StorageError::corrupt("chunk object", message);
+    if &object[..4] != MAGIC {
+        return Err(corrupt("missing magic".to_string()));
+    }
+    crate::zstd_frame::decompress_prefix(&object[HEADER_LEN..], MAX_BODY_LEN, |body, total| {
+        let head = match parse_head(FORMAT_VERSION, body, total) {
+            Ok(head) => head,
+            Err(_) if body.len() < total => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(segments) = &head.segments else { return Ok(Some(total)) };
+        let wanted = segments.overlapping(start_ms, end_ms);
+        // Segments are stored newest first: the prefix runs through the oldest one wanted.
+        let through = if wanted.is_empty() {
+            head.samples_from
+        } else {
+            head.samples_from + segments.bounds[wanted.start].1 as usize
+        };
+        Ok(Some(through.min(total)))
+    })
+    .map_err(|err| match err {
+        crate::zstd_frame::PrefixError::Zstd(err) => corrupt(format!("zstd: {err}")),
+        crate::zstd_frame::PrefixError::Refused(err) => err,
+    })
+    .and_then(|(body, total)| {
+        let head = parse_head(FORMAT_VERSION, &body, total)?;
+        let available_from = head.segments.as_ref().map_or(0, |segments| {
+            segments
+                .bounds
+                .iter()
+                .position(|&(_, end)| head.samples_from + end as usize <= body.len())
+                .unwrap_or(segments.bounds.len())
+        });
+        Ok(head.into_object(FORMAT_VERSION, body, available_from))
+    })
+}
+
+/// The versions [`open`] reads.
+const OBJECT_VERSIONS: [u8; 4] =
+    [FORMAT_VERSION, FORMAT_VERSION_XOR, FORMAT_VERSION_UNSEGMENTED, FORMAT_VERSION_SHARED_TIMESTAMPS];
+
+/// What precedes an object's samples.
+struct Head {
+    labels: Labels,
+    shared: Option<SharedTimestamps>,
+    segments: Option<Segments>,
+    /// Where the samples start in the body.
+    samples_from: usize,
+}
+
+impl Head {
+    /// The opened object over `body` (all of it, or a prefix holding segments from
+    /// `available_from` on).
+    fn into_object(self, version: u8, body: Vec<u8>, available_from: usize) -> OpenedObject {
+        let segments = self.segments.map(|segments| Segments { available_from, ..segments });
+        OpenedObject {
+            labels: self.labels,
+            version,
+            body,
+            samples_from: self.samples_from,
+            segments,
+            shared: self.shared,
+        }
+    }
+}
+
+/// Parses what precedes the samples in `body` (the first bytes of a body of `total` bytes);
+/// refuses anything malformed or cut short.
+fn parse_head(version: u8, body: &[u8], total: usize) -> Result<Head, StorageError> {
     let corrupt = |message: &str| StorageError::corrupt("chunk object", message.to_string());
-    let versions =
-        [FORMAT_VERSION, FORMAT_VERSION_XOR, FORMAT_VERSION_UNSEGMENTED, FORMAT_VERSION_SHARED_TIMESTAMPS];
-    let (version, body) = read_header(object, MAGIC, &versions, "chunk object")?;
-    let mut reader = Reader::new(&body);
+    let mut reader = Reader::new(body);
     let count = reader.count(body.len()).ok_or_else(|| corrupt("truncated or oversized label count"))?;
     let mut labels = Vec::with_capacity(count);
     for _ in 0..count {
@@ -700,29 +798,44 @@ pub fn open(object: &[u8]) -> Result<OpenedObject, StorageError> {
                 Some(SEGMENT_TIMESTAMPS_SHARED) => Some(read_reference(&mut reader, len)?),
                 _ => return Err(corrupt("truncated or unknown timestamps placement")),
             };
+            let count = len.div_ceil(size);
             // Every segment takes at least one byte, so the table cannot name more than remain.
-            let segment_count = len.div_ceil(size);
-            if segment_count > reader.remaining() {
+            if count > total.saturating_sub(reader.position()) {
                 return Err(corrupt("more segments than bytes"));
             }
-            let mut ends = Vec::with_capacity(segment_count);
-            let mut end = 0usize;
-            for _ in 0..segment_count {
-                let segment_len = reader
-                    .count(body.len())
-                    .ok_or_else(|| corrupt("truncated or oversized segment table"))?;
-                end += segment_len;
-                ends.push(u32::try_from(end).map_err(|_| corrupt("oversized segments"))?);
+            let mut lens = Vec::with_capacity(count);
+            let mut first_ms = Vec::with_capacity(count);
+            let mut previous = 0i64;
+            for _ in 0..count {
+                let segment_len =
+                    reader.count(total).ok_or_else(|| corrupt("truncated or oversized segment table"))?;
+                let delta = reader.varint().ok_or_else(|| corrupt("truncated segment table"))?;
+                previous = previous.wrapping_add(delta);
+                lens.push(segment_len);
+                first_ms.push(previous);
             }
-            if end != reader.remaining() {
+            let samples: usize = lens.iter().sum();
+            if reader.position().checked_add(samples) != Some(total) {
                 return Err(corrupt("segment table does not match the segments"));
             }
-            (shared, Some(Segments { len, size, ends: ends.into() }))
+            // Stored newest first: segment `i` starts after every later one.
+            let mut bounds = vec![(0u32, 0u32); count];
+            let mut at = 0usize;
+            for index in (0..count).rev() {
+                let end = at + lens[index];
+                bounds[index] = (
+                    u32::try_from(at).map_err(|_| corrupt("oversized segments"))?,
+                    u32::try_from(end).map_err(|_| corrupt("oversized segments"))?,
+                );
+                at = end;
+            }
+            let segments =
+                Segments { len, size, bounds: bounds.into(), first_ms: first_ms.into(), available_from: 0 };
+            (shared, Some(segments))
         }
         _ => (None, None),
     };
-    let samples_from = reader.position();
-    Ok(OpenedObject { labels, version, body: body.into_owned(), samples_from, segments, shared })
+    Ok(Head { labels, shared, segments, samples_from: reader.position() })
 }
 
 /// Appends the samples of a version-1 XOR chunk to `out` with the chunk's bulk decoder;
@@ -858,7 +971,7 @@ mod tests {
         let (shared, timestamps) = shared_pair(&labels, &samples, BodyEncoding::Zstd, FORMAT_VERSION);
         let mut shared = open(&shared).unwrap();
         shared.attach_timestamps(decode_timestamps_object(&timestamps).unwrap().into()).unwrap();
-        for opened in [open(&inline).unwrap(), shared] {
+        for opened in [open(&inline).unwrap(), shared, open_range(&inline, i64::MIN, i64::MAX).unwrap()] {
             let mut all = Vec::new();
             opened.decode_samples_into(&mut all).unwrap();
             assert_eq!(bits(&all), bits(&samples));
@@ -885,6 +998,63 @@ mod tests {
                 opened.decode_range_into(start, end, &mut out).unwrap();
                 assert!(clipped(&out, start, end).is_empty());
                 assert!(out.len() <= SEGMENT_SAMPLES, "{start}..{end} decoded {}", out.len());
+            }
+        }
+    }
+
+    #[test]
+    fn opening_for_a_recent_range_decompresses_only_the_newest_segments() {
+        let labels = Labels::from_pairs([("__name__", "x"), ("job", "node")]);
+        let len = SEGMENT_SAMPLES * 5 + 321;
+        let samples: Vec<Sample> = jittered_times(len as i64)
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Sample {
+                timestamp_ms: t,
+                value: (i * 5 + (noise(4, i as u64) % 9) as usize) as f64,
+            })
+            .collect();
+        let object = encode(&labels, &samples, BodyEncoding::Zstd);
+        let whole = open(&object).unwrap();
+        let at = |index: usize| samples[index].timestamp_ms;
+        // The last hour: the newest segment (321 samples) and the one before.
+        let (start, end) = (at(len - 400), at(len - 1));
+        let recent = open_range(&object, start, end).unwrap();
+        assert_eq!(recent.labels, labels);
+        assert!(
+            recent.encoded_len() * 2 < whole.encoded_len(),
+            "{} of {}",
+            recent.encoded_len(),
+            whole.encoded_len()
+        );
+        let mut out = Vec::new();
+        recent.decode_range_into(start, end, &mut out).unwrap();
+        assert_eq!(bits(&out), bits(&samples[4 * SEGMENT_SAMPLES..]));
+        // What was not decompressed is refused, not answered short.
+        let mut out = Vec::new();
+        let error = recent.decode_samples_into(&mut out).unwrap_err().to_string();
+        assert!(error.contains("narrower time range"), "{error}");
+        assert!(recent.decode_range_into(at(0), end, &mut out).is_err());
+        assert!(out.is_empty());
+        // An old range needs everything; a range after the object only the head.
+        let old = open_range(&object, at(10), at(20)).unwrap();
+        let mut out = Vec::new();
+        old.decode_range_into(at(10), at(20), &mut out).unwrap();
+        assert_eq!(bits(&out), bits(&samples[..SEGMENT_SAMPLES]));
+        // (The head shares its zstd block with the newest segment.)
+        let after = open_range(&object, at(len - 1) + 1, i64::MAX).unwrap();
+        assert!(after.encoded_len() * 4 < whole.encoded_len(), "{}", after.encoded_len());
+        let mut out = Vec::new();
+        after.decode_range_into(at(len - 1) + 1, i64::MAX, &mut out).unwrap();
+        assert!(clipped(&out, at(len - 1) + 1, i64::MAX).is_empty());
+        // A cut frame is refused, unless the cut is past what the range needs: then the range
+        // still decodes right (the read path checks the whole object's CRC before opening it).
+        for cut in HEADER_LEN..object.len() {
+            if let Ok(opened) = open_range(&object[..cut], start, end) {
+                let mut out = Vec::new();
+                if opened.decode_range_into(start, end, &mut out).is_ok() {
+                    assert_eq!(bits(&out), bits(&samples[4 * SEGMENT_SAMPLES..]), "cut at {cut}");
+                }
             }
         }
     }
@@ -1056,6 +1226,9 @@ mod tests {
                 let _ = opened.decode_samples_into(&mut Vec::new());
                 let _ = opened.decode_range_into(0, 1, &mut Vec::new());
             }
+            if let Ok(opened) = open_range(&object, 0, 1) {
+                let _ = opened.decode_range_into(0, 1, &mut Vec::new());
+            }
             object[..4].copy_from_slice(TIMESTAMPS_MAGIC);
             object[4] = TIMESTAMPS_VERSION;
             let _ = decode_timestamps_object(&object);
@@ -1094,6 +1267,7 @@ mod tests {
             start in -100_000i64..250_000_000,
             span in 0i64..100_000_000,
             shared in any::<bool>(),
+            zstd in any::<bool>(),
         ) {
             let mut samples: Vec<Sample> = (0..len)
                 .map(|i| Sample { timestamp_ms: i as i64 * interval, value: (noise(11, i as u64) % 100) as f64 })
@@ -1103,20 +1277,28 @@ mod tests {
                 samples[index].timestamp_ms = samples[index - 1].timestamp_ms;
             }
             let labels = Labels::from_pairs([("__name__", "m")]);
-            let opened = if shared && len > 0 {
-                let (object, timestamps) = shared_pair(&labels, &samples, BodyEncoding::Plain, FORMAT_VERSION);
-                let mut opened = open(&object).unwrap();
-                opened.attach_timestamps(decode_timestamps_object(&timestamps).unwrap().into()).unwrap();
-                opened
+            let encoding = if zstd { BodyEncoding::Zstd } else { BodyEncoding::Plain };
+            let (object, timestamps) = if shared && len > 0 {
+                let (object, timestamps) = shared_pair(&labels, &samples, encoding, FORMAT_VERSION);
+                (object, Some(decode_timestamps_object(&timestamps).unwrap()))
             } else {
-                open(&encode(&labels, &samples, BodyEncoding::Plain)).unwrap()
+                (encode(&labels, &samples, encoding), None)
             };
-            let mut out = Vec::new();
-            opened.decode_range_into(start, start + span, &mut out).unwrap();
-            prop_assert_eq!(clipped(&out, start, start + span), clipped(&samples, start, start + span));
-            let mut all = Vec::new();
-            opened.decode_samples_into(&mut all).unwrap();
-            prop_assert_eq!(bits(&all), bits(&samples));
+            let end = start + span;
+            for ranged in [false, true] {
+                let mut opened = if ranged { open_range(&object, start, end) } else { open(&object) }.unwrap();
+                if let Some(timestamps) = &timestamps {
+                    opened.attach_timestamps(timestamps.clone().into()).unwrap();
+                }
+                let mut out = Vec::new();
+                opened.decode_range_into(start, end, &mut out).unwrap();
+                prop_assert_eq!(clipped(&out, start, end), clipped(&samples, start, end));
+                if !ranged {
+                    let mut all = Vec::new();
+                    opened.decode_samples_into(&mut all).unwrap();
+                    prop_assert_eq!(bits(&all), bits(&samples));
+                }
+            }
         }
 
         #[test]

@@ -306,7 +306,7 @@ impl ChunkStore {
     ) -> Result<Vec<FetchedObject>, StorageError> {
         let refs = self.chunk_refs(tenant, start_ms, end_ms, metric_name, matchers).await?;
         let fetched = self.fetch_objects(refs).await?;
-        let mut objects = open_all(fetched).await?;
+        let mut objects = open_all(fetched, start_ms, end_ms).await?;
         objects.retain(|object| matches_all(matchers, &object.object.labels));
         self.attach_shared_timestamps(tenant.as_str(), &mut objects).await?;
         Ok(objects)
@@ -381,9 +381,13 @@ const OBJECTS_PER_OPEN_TASK: usize = 512;
 
 /// Verifies and opens fetched objects (checksum, decompression, labels) on the blocking pool, a
 /// batch per task, so a large read uses every core instead of the one polling the fetches.
-async fn open_all(fetched: Vec<(ChunkRef, Bytes)>) -> Result<Vec<FetchedObject>, StorageError> {
+async fn open_all(
+    fetched: Vec<(ChunkRef, Bytes)>,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<FetchedObject>, StorageError> {
     if fetched.len() <= OBJECTS_PER_OPEN_TASK {
-        return fetched.iter().map(|(chunk, data)| open_object(chunk, data)).collect();
+        return fetched.iter().map(|(chunk, data)| open_object(chunk, data, start_ms, end_ms)).collect();
     }
     let mut fetched = fetched.into_iter();
     let mut tasks = Vec::new();
@@ -393,7 +397,10 @@ async fn open_all(fetched: Vec<(ChunkRef, Bytes)>) -> Result<Vec<FetchedObject>,
             break;
         }
         tasks.push(tokio::task::spawn_blocking(move || {
-            batch.iter().map(|(chunk, data)| open_object(chunk, data)).collect::<Result<Vec<_>, _>>()
+            batch
+                .iter()
+                .map(|(chunk, data)| open_object(chunk, data, start_ms, end_ms))
+                .collect::<Result<Vec<_>, _>>()
         }));
     }
     let mut objects = Vec::new();
@@ -407,9 +414,14 @@ async fn open_all(fetched: Vec<(ChunkRef, Bytes)>) -> Result<Vec<FetchedObject>,
 }
 
 /// Checks an object against the checksum its key names and reads its labels.
-fn open_object(chunk: &ChunkRef, data: &[u8]) -> Result<FetchedObject, StorageError> {
+fn open_object(
+    chunk: &ChunkRef,
+    data: &[u8],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<FetchedObject, StorageError> {
     verify_checksum(chunk, data, "chunk object")?;
-    let object = object_format::open(data)?;
+    let object = object_format::open_range(data, start_ms, end_ms)?;
     Ok(FetchedObject { from_ms: chunk.from_ms, through_ms: chunk.through_ms, object })
 }
 
