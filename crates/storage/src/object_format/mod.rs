@@ -12,8 +12,9 @@
 //!               other series, followed by where they are: fingerprint (8 bytes LE), from and
 //!               through (zigzag varints), checksum (4 bytes LE) of a timestamps object of the
 //!               same tenant
-//!   table       per segment its byte length (uvarint)
-//!   segments    per segment: its timestamp column (unless shared), then its value column
+//!   table       per segment, oldest first: its byte length (uvarint) and its first timestamp
+//!               (zigzag varint; after the first segment, the difference from the previous one's)
+//!   segments    newest first: its timestamp column (unless shared), then its value column
 //! body, version 2 (one segment, timestamps inline, no table):
 //!   labels      as above
 //!   samples     uvarint count
@@ -33,12 +34,13 @@
 //! **Segments** let a range read decode only what it needs. A flush writes every sample of a
 //! series since the last one into one object, up to a day of them, while a dashboard asks for
 //! the last hour. Each segment of [`SEGMENT_SAMPLES`] samples restarts its columns (its own
-//! first timestamp, first mantissa and encodings), so a reader that knows which segments
-//! overlap a time range decodes those and skips the rest. The restarts cost a few bytes per
-//! segment, about 0.02 bytes per sample. Timestamps are written in segments only when they are
-//! strictly increasing (everything the write path stores); otherwise the object is one segment.
-//! A reader then finds a segment's time span from its first timestamp (the first varint of its
-//! column) or, with shared timestamps, from the decoded timestamps and the segment size.
+//! first timestamp, first mantissa and encodings), so a reader that knows from the table which
+//! segments overlap a time range decodes those and skips the rest. Segments are written only
+//! for strictly increasing timestamps (everything the write path stores); otherwise the object
+//! is one segment. They are stored newest first, and a zstd body ends a block after the head
+//! and newest segment and after each later segment, so a reader of recent samples
+//! ([`open_range`]) stops decompressing after the segments it needs. Restarts, table and block
+//! ends cost about 0.02 bytes per sample.
 //!
 //! Every series scraped from one target carries the same timestamps, and jittered scrape times
 //! cost about a quarter of an object. So when several series of a flush share a timestamp
@@ -345,7 +347,7 @@ pub fn timestamps_fingerprint(timestamps: &[i64]) -> u64 {
 }
 
 /// Encodes a timestamps object holding `timestamps` (at least one), whose column `column` is
-/// (from [`timestamp_column`]); returns it with the reference version-3 objects carry.
+/// (from [`timestamp_column`]); returns it with the reference the objects sharing it carry.
 pub fn encode_timestamps_object(
     timestamps: &[i64],
     column: &[u8],
@@ -697,20 +699,26 @@ pub fn open_range(object: &[u8], start_ms: i64, end_ms: i64) -> Result<OpenedObj
     if &object[..4] != MAGIC {
         return Err(corrupt("missing magic".to_string()));
     }
+    let mut parsed = None;
     crate::zstd_frame::decompress_prefix(&object[HEADER_LEN..], MAX_BODY_LEN, |body, total| {
         let head = match parse_head(FORMAT_VERSION, body, total) {
             Ok(head) => head,
             Err(_) if body.len() < total => return Ok(None),
             Err(err) => return Err(err),
         };
-        let Some(segments) = &head.segments else { return Ok(Some(total)) };
-        let wanted = segments.overlapping(start_ms, end_ms);
-        // Segments are stored newest first: the prefix runs through the oldest one wanted.
-        let through = if wanted.is_empty() {
-            head.samples_from
-        } else {
-            head.samples_from + segments.bounds[wanted.start].1 as usize
+        let through = match &head.segments {
+            None => total,
+            Some(segments) => {
+                let wanted = segments.overlapping(start_ms, end_ms);
+                // Segments are stored newest first: the prefix runs through the oldest one wanted.
+                if wanted.is_empty() {
+                    head.samples_from
+                } else {
+                    head.samples_from + segments.bounds[wanted.start].1 as usize
+                }
+            }
         };
+        parsed = Some(head);
         Ok(Some(through.min(total)))
     })
     .map_err(|err| match err {
@@ -718,7 +726,10 @@ pub fn open_range(object: &[u8], start_ms: i64, end_ms: i64) -> Result<OpenedObj
         crate::zstd_frame::PrefixError::Refused(err) => err,
     })
     .and_then(|(body, total)| {
-        let head = parse_head(FORMAT_VERSION, &body, total)?;
+        let head = match parsed {
+            Some(head) => head,
+            None => parse_head(FORMAT_VERSION, &body, total)?,
+        };
         let available_from = head.segments.as_ref().map_or(0, |segments| {
             segments
                 .bounds

@@ -312,8 +312,9 @@ impl ChunkStore {
         Ok(objects)
     }
 
-    /// Fetches the timestamps objects that version-3 objects name, each once (the objects of
-    /// one scrape target name the same one), verifies and decodes them, and attaches them.
+    /// Fetches the timestamps objects that objects sharing timestamps name, each once (the
+    /// objects of one scrape target name the same one), verifies and decodes them, and attaches
+    /// them.
     async fn attach_shared_timestamps(
         &self,
         user: &str,
@@ -413,7 +414,8 @@ async fn open_all(
     Ok(objects)
 }
 
-/// Checks an object against the checksum its key names and reads its labels.
+/// Checks an object against the checksum its key names and reads its labels, decompressing
+/// what the range from `start_ms` to `end_ms` needs.
 fn open_object(
     chunk: &ChunkRef,
     data: &[u8],
