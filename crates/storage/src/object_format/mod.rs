@@ -965,18 +965,24 @@ mod tests {
         bits(samples).into_iter().filter(|(t, _)| (start..=end).contains(t)).collect()
     }
 
-    #[test]
-    fn range_reads_decode_only_the_segments_they_overlap() {
+    /// A counter over five full segments and a short sixth (321 samples) at jittered times.
+    fn six_segments(seed: u64) -> (Labels, usize, Vec<Sample>) {
         let labels = Labels::from_pairs([("__name__", "x"), ("job", "node")]);
         let len = SEGMENT_SAMPLES * 5 + 321;
-        let samples: Vec<Sample> = jittered_times(len as i64)
+        let samples = jittered_times(len as i64)
             .into_iter()
             .enumerate()
             .map(|(i, t)| Sample {
                 timestamp_ms: t,
-                value: (i * 3 + (noise(3, i as u64) % 7) as usize) as f64,
+                value: (i * 3 + (noise(seed, i as u64) % 7) as usize) as f64,
             })
             .collect();
+        (labels, len, samples)
+    }
+
+    #[test]
+    fn range_reads_decode_only_the_segments_they_overlap() {
+        let (labels, len, samples) = six_segments(3);
         let inline = encode(&labels, &samples, BodyEncoding::Zstd);
         assert_eq!(inline[4], FORMAT_VERSION);
         let (shared, timestamps) = shared_pair(&labels, &samples, BodyEncoding::Zstd, FORMAT_VERSION);
@@ -1015,16 +1021,7 @@ mod tests {
 
     #[test]
     fn opening_for_a_recent_range_decompresses_only_the_newest_segments() {
-        let labels = Labels::from_pairs([("__name__", "x"), ("job", "node")]);
-        let len = SEGMENT_SAMPLES * 5 + 321;
-        let samples: Vec<Sample> = jittered_times(len as i64)
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| Sample {
-                timestamp_ms: t,
-                value: (i * 5 + (noise(4, i as u64) % 9) as usize) as f64,
-            })
-            .collect();
+        let (labels, len, samples) = six_segments(4);
         let object = encode(&labels, &samples, BodyEncoding::Zstd);
         let whole = open(&object).unwrap();
         let at = |index: usize| samples[index].timestamp_ms;
