@@ -23,7 +23,7 @@
 
 mod block;
 
-use std::ops::{Bound, ControlFlow};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -280,40 +280,93 @@ fn write_entries(database: &Database, entries: Vec<IndexEntry>) -> Result<(), St
     transaction.commit().map_err(redb_error)
 }
 
-/// Decompressed blocks of one `query` call (one read transaction, so they cannot change). The
-/// store sends the chunk queries of all matching series in one call, sorted by series, so
-/// consecutive queries mostly read the same block: decompressing it once per call instead of once
-/// per query made a batch of per-series queries several times faster.
+/// A block read by a query, with the first key of the block after it (`None` for the last).
+struct CachedBlock {
+    table: String,
+    first: OwnedKey,
+    next: Option<OwnedKey>,
+    rows: Arc<block::SearchableBlock>,
+}
+
+impl CachedBlock {
+    /// Whether rows at or after `key` start in this block.
+    fn holds(&self, table: &str, key: Key<'_>) -> bool {
+        self.table == table
+            && (self.first.0.as_slice(), self.first.1.as_slice()) <= key
+            && self.next.as_ref().is_none_or(|next| key < (next.0.as_slice(), next.1.as_slice()))
+    }
+}
+
+/// A decoded block and the first key of the block after it.
+type FoundBlock = (Arc<block::SearchableBlock>, Option<OwnedKey>);
+
+/// Decoded blocks of one `query` call (one read transaction, so they cannot change). The store
+/// sends the chunk queries of all matching series in one call, run in key order, so consecutive
+/// queries mostly start in the same block: each block is read and decoded once per call, and a
+/// query starting in a block already read needs no B-tree lookup at all.
 #[derive(Default)]
 struct BlockCache {
-    /// (table, block key, raw rows), most recently used last.
-    blocks: Vec<(String, OwnedKey, Arc<Vec<u8>>)>,
+    /// Most recently used last, and searched from there: consecutive queries mostly start in
+    /// the block the previous one ended in.
+    blocks: Vec<CachedBlock>,
 }
 
 impl BlockCache {
     const CAPACITY: usize = 8;
 
-    fn raw_rows(&mut self, table: &str, key: Key<'_>, stored: &[u8]) -> Result<Arc<Vec<u8>>, StorageError> {
-        let found = self.blocks.iter().position(|(name, (hash, first), _)| {
-            name == table && hash.as_slice() == key.0 && first.as_slice() == key.1
+    /// The block where rows at or after `key` start (`None` when the table has no blocks).
+    fn holding<T>(&mut self, table: &T, name: &str, key: Key<'_>) -> Result<Option<FoundBlock>, StorageError>
+    where
+        T: ReadableTable<Key<'static>, &'static [u8]>,
+    {
+        if let Some(index) = self.blocks.iter().rposition(|block| block.holds(name, key)) {
+            return Ok(Some(self.use_cached(index)));
+        }
+        match start_block(table, key)? {
+            Some(first) => self.load(table, name, first).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The block whose first key is `first`.
+    fn load<T>(&mut self, table: &T, name: &str, first: OwnedKey) -> Result<FoundBlock, StorageError>
+    where
+        T: ReadableTable<Key<'static>, &'static [u8]>,
+    {
+        if let Some(index) = self.blocks.iter().rposition(|block| block.table == name && block.first == first)
+        {
+            return Ok(self.use_cached(index));
+        }
+        let key: Key<'_> = (&first.0, &first.1);
+        let stored = table.get(key).map_err(redb_error)?.ok_or_else(|| {
+            StorageError::corrupt("index block", "a block vanished during a read transaction".to_string())
+        })?;
+        let rows = Arc::new(block::SearchableBlock::decode(key, stored.value())?);
+        let next = next_block(table, Bound::Excluded(key))?;
+        if self.blocks.len() == Self::CAPACITY {
+            self.blocks.remove(0);
+        }
+        self.blocks.push(CachedBlock {
+            table: name.to_string(),
+            first,
+            next: next.clone(),
+            rows: Arc::clone(&rows),
         });
-        let entry = match found {
-            Some(index) => self.blocks.remove(index),
-            None => {
-                if self.blocks.len() == Self::CAPACITY {
-                    self.blocks.remove(0);
-                }
-                (table.to_string(), owned_key(key), Arc::new(block::raw_rows(stored)?.into_owned()))
-            }
-        };
-        let raw = Arc::clone(&entry.2);
-        self.blocks.push(entry);
-        Ok(raw)
+        Ok((rows, next))
+    }
+
+    /// Moves cached block `index` to the most recently used end and returns it.
+    fn use_cached(&mut self, index: usize) -> FoundBlock {
+        let block = self.blocks.remove(index);
+        let found = (Arc::clone(&block.rows), block.next.clone());
+        self.blocks.push(block);
+        found
     }
 }
 
-/// The rows of one query: from the block that may hold its lower bound, forward until keys pass
-/// the hash key and the range-key prefix.
+/// The rows of one query: from the row at its lower bound (found by binary search in the block
+/// holding it), forward through the following blocks until keys pass the hash key and the
+/// range-key prefix.
 fn query_table<T>(
     table: &T,
     query: &IndexQuery,
@@ -328,33 +381,30 @@ where
     let lower: Key<'_> = (hash, prefix.max(start));
     // Keys at or after `lower` that are not (hash, prefix…) sort after every wanted row.
     let past = |key: Key<'_>| key >= lower && (key.0 != hash || !key.1.starts_with(prefix));
-    let Some((first_hash, first)) = start_block(table, lower)? else {
+    let Some((mut block, mut next)) = cache.holding(table, &query.table, lower)? else {
         return Ok(Vec::new());
     };
     let mut rows = Vec::new();
-    let mut done = false;
-    let from: Key<'_> = (&first_hash, &first);
-    for item in table.range::<Key<'_>>(from..).map_err(redb_error)? {
-        let (key, stored) = item.map_err(redb_error)?;
-        if done || past(key.value()) {
-            break;
-        }
-        let raw = cache.raw_rows(&query.table, key.value(), stored.value())?;
-        block::scan_raw(key.value(), &raw, |row_hash, range_value, value| {
-            if (row_hash, range_value) < lower {
-                return ControlFlow::Continue(());
-            }
+    let mut index = block.first_at_or_after(lower);
+    loop {
+        while index < block.len() {
+            let (row_hash, range_value, value) = block.row(index);
             if past((row_hash, range_value)) {
-                done = true;
-                return ControlFlow::Break(());
+                return Ok(rows);
             }
             if query.accepts(range_value, value) {
                 rows.push(IndexRow { range_value: range_value.to_vec(), value: value.to_vec() });
             }
-            ControlFlow::Continue(())
-        })?;
+            index += 1;
+        }
+        match next {
+            Some(first) if !past((&first.0, &first.1)) => {
+                (block, next) = cache.load(table, &query.table, first)?;
+                index = 0;
+            }
+            _ => return Ok(rows),
+        }
     }
-    Ok(rows)
 }
 
 /// An index table opened for reading.

@@ -275,6 +275,64 @@ pub(crate) fn scan_raw(
     Ok(())
 }
 
+/// A block's rows laid out for search: full keys and values in one buffer, with each row's end
+/// offsets. Queries sorted by key read each block many times (one query per series); finding the
+/// first wanted row by binary search, instead of scanning the prefix-compressed rows from the
+/// block's start for every query, made those lookups several times cheaper.
+#[derive(Debug)]
+pub(crate) struct SearchableBlock {
+    bytes: Vec<u8>,
+    /// Per row, the ends of its hash key, range key and value in `bytes`; a row starts where the
+    /// previous one ends.
+    ends: Vec<[usize; 3]>,
+}
+
+impl SearchableBlock {
+    /// Decodes a block stored under `first_key`.
+    pub(crate) fn decode(first_key: (&[u8], &[u8]), block: &[u8]) -> Result<Self, StorageError> {
+        let raw = raw_rows(block)?;
+        let mut bytes = Vec::with_capacity(raw.len() * 2);
+        let mut ends = Vec::new();
+        scan_raw(first_key, &raw, |hash, range_value, value| {
+            bytes.extend_from_slice(hash);
+            let hash_end = bytes.len();
+            bytes.extend_from_slice(range_value);
+            let range_end = bytes.len();
+            bytes.extend_from_slice(value);
+            ends.push([hash_end, range_end, bytes.len()]);
+            ControlFlow::Continue(())
+        })?;
+        Ok(Self { bytes, ends })
+    }
+
+    /// Rows held.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Row `index`: (hash key, range key, value).
+    pub(crate) fn row(&self, index: usize) -> (&[u8], &[u8], &[u8]) {
+        let start = index.checked_sub(1).map_or(0, |previous| self.ends[previous][2]);
+        let [hash_end, range_end, value_end] = self.ends[index];
+        (&self.bytes[start..hash_end], &self.bytes[hash_end..range_end], &self.bytes[range_end..value_end])
+    }
+
+    /// The index of the first row whose key is at or after `key` (`len()` when none is).
+    pub(crate) fn first_at_or_after(&self, key: (&[u8], &[u8])) -> usize {
+        let (mut low, mut high) = (0, self.ends.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let (hash, range_value, _) = self.row(middle);
+            if (hash, range_value) < key {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+}
+
 /// Merges `new` rows into `existing` (both sorted by key, unique); a new row replaces an existing
 /// row with the same key.
 pub(crate) fn merge(existing: Vec<Row>, new: Vec<Row>) -> Vec<Row> {
@@ -355,6 +413,25 @@ mod tests {
         let block = encode(&many);
         assert_eq!(block[0], TAG_ZSTD);
         assert_eq!(decode(many[0].key(), &block).unwrap(), many);
+    }
+
+    #[test]
+    fn searchable_block_finds_the_first_row_at_or_after_a_key() {
+        let rows: Vec<Row> =
+            (0..300).map(|i| hashed(&format!("h{}", i / 100), &format!("r{:04}", i * 2), "value")).collect();
+        let block = encode(&rows);
+        let searchable = SearchableBlock::decode(rows[0].key(), &block).unwrap();
+        assert_eq!(searchable.len(), rows.len());
+        for (index, row) in rows.iter().enumerate() {
+            assert_eq!(searchable.row(index), (&row.hash[..], &row.range_value[..], &row.value[..]));
+            assert_eq!(searchable.first_at_or_after(row.key()), index);
+        }
+        // Between rows, before the first, after the last, and at a hash key's empty range key.
+        assert_eq!(searchable.first_at_or_after((b"h0", b"r0003")), 2);
+        assert_eq!(searchable.first_at_or_after((b"a", b"")), 0);
+        assert_eq!(searchable.first_at_or_after((b"h2", b"r9999")), 300);
+        assert_eq!(searchable.first_at_or_after((b"h1", b"")), 100);
+        assert!(SearchableBlock::decode((b"h0", b"other"), &block).is_err());
     }
 
     #[test]
