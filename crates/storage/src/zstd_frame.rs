@@ -61,7 +61,11 @@ pub(crate) fn decompress_prefix<E>(
                         produced = fill(context, &mut input, &mut body[..wanted], produced)
                             .map_err(PrefixError::Zstd)?;
                     }
-                    body.truncate(produced);
+                    if produced < body.len() {
+                        // Readers may keep the prefix for long (the opened-objects cache).
+                        body.truncate(produced);
+                        body.shrink_to_fit();
+                    }
                     return Ok((body, total));
                 }
                 None if produced < total => want = (want * 4).min(total),

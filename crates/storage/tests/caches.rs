@@ -292,8 +292,10 @@ async fn chunk_store_over_memcached_survives_an_outage() {
     let index = Arc::new(CountingIndex::default());
     let wrapped = wrap_with_caches(index.clone(), objects.clone(), &caches);
     let schema = SchemaConfig::from_yaml(SCHEMA).unwrap();
-    let store =
-        ChunkStore::new(schema, wrapped.index, wrapped.objects).with_write_dedupe(wrapped.write_dedupe);
+    // Without the opened-objects cache, so that reads during the outage go to the object store.
+    let store = ChunkStore::new(schema, wrapped.index, wrapped.objects)
+        .with_write_dedupe(wrapped.write_dedupe)
+        .with_opened_objects_capacity(0);
     let tenant = TenantId::new("team-a").unwrap();
     let series = workload();
 
@@ -341,6 +343,57 @@ async fn chunk_store_over_memcached_survives_an_outage() {
     ];
     assert_eq!(store.select(&tenant, START_MS, END_MS, &system).await.unwrap().len(), 40);
     assert!(started.elapsed() < Duration::from_secs(20), "outage reads took {:?}", started.elapsed());
+}
+
+/// Objects opened by one read serve the next ones that their opened segments cover: a repeated
+/// last-hour read reaches no object; a whole-range read after it opens the objects again, and
+/// every answer equals a store's without that cache.
+#[tokio::test]
+async fn opened_objects_serve_repeated_reads() {
+    let objects = Arc::new(CountingObjects::default());
+    let index = Arc::new(MemoryIndexClient::new());
+    let schema = SchemaConfig::from_yaml(SCHEMA).unwrap();
+    let store = ChunkStore::new(schema.clone(), index.clone(), objects.clone());
+    let uncached = ChunkStore::new(schema, index, objects.clone()).with_opened_objects_capacity(0);
+    let tenant = TenantId::new("t").unwrap();
+    // Values that do not compress away, so that an object's newest segment is a small part of it.
+    let series: Vec<SeriesChunks> = workload()
+        .into_iter()
+        .enumerate()
+        .map(|(i, series)| {
+            let samples: Vec<Sample> = (0..2880)
+                .map(|s| Sample {
+                    timestamp_ms: START_MS + s * STEP_MS,
+                    value: ((s as f64) * 0.37 + i as f64).sin() * 1000.0,
+                })
+                .collect();
+            SeriesChunks { labels: series.labels, chunks: xor_chunks(&samples, samples.len()) }
+        })
+        .collect();
+    store.put_many(&tenant, &series).await.unwrap();
+    let gets = || objects.gets.load(Ordering::Relaxed);
+
+    let last_hour = (END_MS - 3_600_000, END_MS);
+    let first = store.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap();
+    assert_eq!(first.len(), 20);
+    assert_eq!(gets(), 20);
+    let again = store.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(gets(), 20, "the repeated read opened no object");
+
+    let whole = store.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap();
+    assert_eq!(gets(), 40, "the last hour's segments do not cover the whole range");
+    let expected = uncached.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap();
+    assert_eq!(whole, expected);
+    assert_eq!(whole.iter().map(|s| s.samples.len()).sum::<usize>(), 20 * 2880);
+    let gets_before = gets();
+    assert_eq!(store.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap(), expected);
+    assert_eq!(store.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap(), first);
+    assert_eq!(gets(), gets_before, "whole objects serve both ranges");
+
+    // Another tenant's read of the same series names other keys: nothing is shared.
+    let other = TenantId::new("u").unwrap();
+    assert!(store.select(&other, START_MS, END_MS, &idle_matchers()).await.unwrap().is_empty());
 }
 
 #[tokio::test]

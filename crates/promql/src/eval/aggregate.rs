@@ -353,14 +353,28 @@ fn fused_range_aggregate(
     let mut group_index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<Labels> = Vec::new();
     let mut folds: Vec<Fold> = Vec::new();
+    // Series arrive sorted by labels, so neighbours mostly share a group: the previous series'
+    // group is tried first, comparing grouping labels in place instead of building a key.
+    let mut previous: Option<usize> = None;
     super::calls::eval_range_series(ev, func.kind, args, steps, |labels, points| {
-        let key = group_labels(&labels, grouping, false);
-        let next = groups.len();
-        let group = *group_index.entry(key.clone()).or_insert(next);
-        if group == next {
-            groups.push(key);
-            folds.resize(folds.len() + n, Fold::default());
-        }
+        let grouped = || labels.iter().filter(|label| grouping.contains(&label.name));
+        let group = match previous {
+            Some(group) if groups[group].iter().eq(grouped()) => group,
+            _ => {
+                let key = Labels::from_sorted(grouped().cloned().collect());
+                match group_index.get(&key) {
+                    Some(&group) => group,
+                    None => {
+                        let group = groups.len();
+                        group_index.insert(key.clone(), group);
+                        groups.push(key);
+                        folds.resize(folds.len() + n, Fold::default());
+                        group
+                    }
+                }
+            }
+        };
+        previous = Some(group);
         let group_folds = &mut folds[group * n..(group + 1) * n];
         let mut cursor = super::StepCounter::new(steps);
         if op == AggregateOp::Sum {

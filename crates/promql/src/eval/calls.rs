@@ -462,7 +462,9 @@ fn eval_range_function(
         return absent_over_time(ev, &source, &args[matrix_index], steps);
     }
     let mut out: Vec<StepSeries> = Vec::new();
-    eval_range_series(ev, kind, args, steps, |labels, points| out.push(StepSeries { labels, points }))?;
+    eval_range_series(ev, kind, args, steps, |labels, points| {
+        out.push(StepSeries { labels: labels.to_labels(), points })
+    })?;
     Ok(Val::Vector(out))
 }
 
@@ -470,6 +472,38 @@ fn eval_range_function(
 /// stream to an aggregation.
 pub(super) fn is_fusable_range_call(kind: K, args: &[Expr]) -> bool {
     kind != K::AbsentOverTime && args.iter().any(|a| a.value_type() == ValueType::Matrix)
+}
+
+/// The labels of a range function's output series, built only when wanted: its input series'
+/// labels without the metric name (with it for `last_over_time`). An aggregation over the
+/// function reads its grouping labels from here without building every series' label set.
+#[derive(Clone, Copy)]
+pub(super) struct OutputLabels<'a> {
+    input: &'a Labels,
+    keep_name: bool,
+}
+
+impl<'a> OutputLabels<'a> {
+    /// The output labels, sorted by name.
+    pub(super) fn iter(self) -> impl Iterator<Item = &'a neocortex_core::Label> {
+        self.input.iter().filter(move |label| self.keep_name || label.name != METRIC_NAME)
+    }
+
+    /// The output label set.
+    pub(super) fn to_labels(self) -> Labels {
+        if self.keep_name {
+            self.input.clone()
+        } else {
+            self.input.without_metric_name()
+        }
+    }
+}
+
+/// Input series a range function evaluates per batch: enough that the helper threads of a batch
+/// are worth starting, bounded so that a batch's outputs (series × steps points) stay near
+/// [`RANGE_BATCH_POINTS`].
+fn range_series_batch(steps: usize) -> usize {
+    (RANGE_BATCH_POINTS / steps.max(1)).clamp(RANGE_SERIES_BATCH, RANGE_SERIES_BATCH * 8)
 }
 
 /// Evaluates a range function series by series, handing each series' output labels and points
@@ -480,7 +514,7 @@ pub(super) fn eval_range_series(
     kind: K,
     args: &[Expr],
     steps: &Steps,
-    mut sink: impl FnMut(Labels, Vec<Sample>),
+    mut sink: impl FnMut(OutputLabels<'_>, Vec<Sample>),
 ) -> Result<(), PromqlError> {
     let matrix_index = args.iter().position(|a| a.value_type() == ValueType::Matrix).unwrap_or(0);
     let mut params: Vec<Vec<f64>> = Vec::new();
@@ -491,11 +525,15 @@ pub(super) fn eval_range_series(
     }
     let source = ev.range_source(&args[matrix_index], steps)?;
     let keep_name = kind == K::LastOverTime;
-    let mut seen: HashSet<Labels> = HashSet::with_capacity(source.series.len());
+    // Input series are distinct label sets, so outputs can only collide when dropping metric
+    // names that differ: only then is every output label set built and checked.
+    let names_differ =
+        !keep_name && source.series.windows(2).any(|pair| pair[0].0.metric_name() != pair[1].0.metric_name());
+    let mut seen: HashSet<Labels> = HashSet::new();
     // Series are evaluated a batch at a time on `parallelism` threads; their outputs are then
     // handed to `sink` in series order, exactly as a sequential loop would, so results and the
     // first error do not depend on the thread count. The batch bounds the outputs held at once.
-    let batch = if ev.parallelism > 1 { RANGE_SERIES_BATCH } else { 1 };
+    let batch = if ev.parallelism > 1 { range_series_batch(steps.len()) } else { 1 };
     for first in (0..source.series.len()).step_by(batch) {
         ev.check_deadline()?;
         let last = (first + batch).min(source.series.len());
@@ -512,9 +550,8 @@ pub(super) fn eval_range_series(
             if output.points.is_empty() {
                 continue;
             }
-            let labels = &source.series[first + i].0;
-            let labels = if keep_name { labels.clone() } else { labels.without_metric_name() };
-            if !seen.insert(labels.clone()) {
+            let labels = OutputLabels { input: &source.series[first + i].0, keep_name };
+            if names_differ && !seen.insert(labels.to_labels()) {
                 return Err(duplicate_labelset());
             }
             sink(labels, output.points);
@@ -556,8 +593,11 @@ impl CounterResets {
     }
 }
 
-/// Input series a range function evaluates at once on several threads.
+/// Input series a range function evaluates at once on several threads, at least.
 const RANGE_SERIES_BATCH: usize = 128;
+
+/// Output points a batch of range-function series may hold (128 series of a day at 15 s).
+const RANGE_BATCH_POINTS: usize = 128 * 5_761;
 
 /// One series' range-function output and what producing it cost.
 struct SeriesOutput {

@@ -605,6 +605,24 @@ impl OpenedObject {
         self.body.len()
     }
 
+    /// Whether the samples from `start_ms` to `end_ms` decode from what was opened: an object
+    /// opened for a range ([`open_range`]) holds only the segments from the oldest that range
+    /// needed to the newest.
+    pub fn covers(&self, start_ms: i64, end_ms: i64) -> bool {
+        self.segments.as_ref().is_none_or(|segments| {
+            let wanted = segments.overlapping(start_ms, end_ms);
+            wanted.is_empty() || wanted.start >= segments.available_from
+        })
+    }
+
+    /// Heap bytes the object holds (body, labels, segment table), for caches that bound
+    /// memory. Attached shared timestamps are not counted: the series of a target share them.
+    pub fn held_bytes(&self) -> usize {
+        let labels: usize = self.labels.iter().map(|label| label.name.len() + label.value.len() + 48).sum();
+        let segments = self.segments.as_ref().map_or(0, |segments| segments.first_ms.len() * 16);
+        self.body.capacity() + labels + segments + std::mem::size_of::<Self>()
+    }
+
     /// The timestamps object an object that shares its timestamps needs before its samples decode (`None` when
     /// it holds its own timestamps or they are attached already).
     pub fn missing_timestamps(&self) -> Option<TimestampsRef> {

@@ -2,6 +2,7 @@
 //! resolving matchers through the index, fetching and decoding the chunks, and merging them.
 
 pub mod dedupe;
+mod opened_objects;
 pub mod queryable;
 mod read;
 mod shared_timestamps;
@@ -47,6 +48,8 @@ pub struct ChunkStore {
     /// Timestamps objects read recently, decoded: the series of one target name the same one,
     /// query after query.
     decoded_timestamps: shared_timestamps::DecodedTimestamps,
+    /// Objects read recently, decompressed and parsed, so repeated queries skip that work.
+    opened_objects: opened_objects::OpenedObjects,
 }
 
 impl std::fmt::Debug for ChunkStore {
@@ -87,6 +90,7 @@ impl ChunkStore {
             object_concurrency: DEFAULT_OBJECT_CONCURRENCY,
             timestamps_memo: shared_timestamps::TimestampsMemo::default(),
             decoded_timestamps: shared_timestamps::DecodedTimestamps::new(),
+            opened_objects: opened_objects::OpenedObjects::new(),
         }
     }
 
@@ -99,6 +103,12 @@ impl ChunkStore {
     /// Writes object bodies with `encoding` (reads accept both).
     pub fn with_body_encoding(mut self, encoding: BodyEncoding) -> Self {
         self.body_encoding = encoding;
+        self
+    }
+
+    /// Keeps at most `bytes` of recently opened objects for later reads (0 keeps none).
+    pub fn with_opened_objects_capacity(mut self, bytes: u64) -> Self {
+        self.opened_objects = opened_objects::OpenedObjects::with_capacity(bytes);
         self
     }
 
