@@ -499,11 +499,10 @@ impl<'a> OutputLabels<'a> {
     }
 }
 
-/// Input series a range function evaluates per batch: enough that the helper threads of a batch
-/// are worth starting, bounded so that a batch's outputs (series × steps points) stay near
-/// [`RANGE_BATCH_POINTS`].
-fn range_series_batch(steps: usize) -> usize {
-    (RANGE_BATCH_POINTS / steps.max(1)).clamp(RANGE_SERIES_BATCH, RANGE_SERIES_BATCH * 8)
+/// Range-function outputs computed ahead of the one consumed, at most: bounded so that they
+/// (series × steps points) stay near [`RANGE_WINDOW_POINTS`].
+fn range_series_window(steps: usize) -> usize {
+    (RANGE_WINDOW_POINTS / steps.max(1)).clamp(RANGE_SERIES_WINDOW, RANGE_SERIES_WINDOW * 8)
 }
 
 /// Evaluates a range function series by series, handing each series' output labels and points
@@ -530,33 +529,43 @@ pub(super) fn eval_range_series(
     let names_differ =
         !keep_name && source.series.windows(2).any(|pair| pair[0].0.metric_name() != pair[1].0.metric_name());
     let mut seen: HashSet<Labels> = HashSet::new();
-    // Series are evaluated a batch at a time on `parallelism` threads; their outputs are then
-    // handed to `sink` in series order, exactly as a sequential loop would, so results and the
-    // first error do not depend on the thread count. The batch bounds the outputs held at once.
-    let batch = if ev.parallelism > 1 { range_series_batch(steps.len()) } else { 1 };
-    for first in (0..source.series.len()).step_by(batch) {
-        ev.check_deadline()?;
-        let last = (first + batch).min(source.series.len());
-        let shared: &Evaluator<'_> = ev;
-        let budget = shared.max_samples.saturating_sub(shared.current_samples);
-        let outputs = super::parallel_map(last - first, shared.parallelism, |i| {
-            shared.check_deadline()?;
-            series_output(kind, &source, &source.series[first + i].1, steps, &params, budget)
-        });
-        for (i, output) in outputs.into_iter().enumerate() {
+    // Series are evaluated on `parallelism` threads, and their outputs handed to `sink` in series
+    // order, exactly as a sequential loop would, so results and the first error do not depend on
+    // the thread count. The window bounds the outputs held at once.
+    let window = range_series_window(steps.len());
+    let shared: &Evaluator<'_> = ev;
+    let budget = shared.max_samples.saturating_sub(shared.current_samples);
+    let (parallelism, deadline_check) = (shared.parallelism, || shared.check_deadline());
+    let mut decoded_samples = 0;
+    let mut widest_window = 0;
+    super::parallel_ordered(
+        source.series.len(),
+        parallelism,
+        window,
+        |i| {
+            deadline_check()?;
+            series_output(kind, &source, &source.series[i].1, steps, &params, budget)
+        },
+        |i, output| {
             let output = output?;
-            ev.decoded_samples += output.decoded;
-            ev.check_window(output.widest_window)?;
-            if output.points.is_empty() {
-                continue;
+            decoded_samples += output.decoded;
+            widest_window = widest_window.max(output.widest_window);
+            if output.widest_window > budget {
+                return Err(PromqlError::TooManySamples("query execution"));
             }
-            let labels = OutputLabels { input: &source.series[first + i].0, keep_name };
+            if output.points.is_empty() {
+                return Ok(());
+            }
+            let labels = OutputLabels { input: &source.series[i].0, keep_name };
             if names_differ && !seen.insert(labels.to_labels()) {
                 return Err(duplicate_labelset());
             }
             sink(labels, output.points);
-        }
-    }
+            Ok(())
+        },
+    )?;
+    ev.decoded_samples += decoded_samples;
+    ev.check_window(widest_window)?;
     Ok(())
 }
 
@@ -593,11 +602,12 @@ impl CounterResets {
     }
 }
 
-/// Input series a range function evaluates at once on several threads, at least.
-const RANGE_SERIES_BATCH: usize = 128;
+/// Range-function outputs computed ahead of the one consumed, at least.
+const RANGE_SERIES_WINDOW: usize = 128;
 
-/// Output points a batch of range-function series may hold (128 series of a day at 15 s).
-const RANGE_BATCH_POINTS: usize = 128 * 5_761;
+/// Output points the range-function outputs computed ahead may hold (128 series of a day at
+/// 15 s).
+const RANGE_WINDOW_POINTS: usize = 128 * 5_761;
 
 /// One series' range-function output and what producing it cost.
 struct SeriesOutput {

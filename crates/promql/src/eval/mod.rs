@@ -8,6 +8,7 @@ mod calls;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use neocortex_core::{is_stale_nan, Labels, LazySeries, Sample, SeriesSamples};
@@ -205,6 +206,138 @@ pub(crate) fn parallel_map<T: Send>(n: usize, threads: usize, work: impl Fn(usiz
     });
     all.sort_unstable_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, value)| value).collect()
+}
+
+/// Shared state of [`parallel_ordered`].
+struct OrderedState<T> {
+    /// The next index to compute.
+    next: usize,
+    /// Indices below this were handed to the consumer.
+    consumed: usize,
+    /// Results from `consumed` on (`None` while still computing).
+    ready: std::collections::VecDeque<Option<T>>,
+    /// Set when the consumer stopped or a thread panicked.
+    stop: bool,
+}
+
+/// Stops the other threads of [`parallel_ordered`] when the thread holding it unwinds, so that
+/// nobody waits for a result that will never come.
+struct StopOnPanic<'a, T>(&'a (Mutex<OrderedState<T>>, Condvar));
+
+impl<T> Drop for StopOnPanic<'_, T> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let (state, changed) = self.0;
+            state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stop = true;
+            changed.notify_all();
+        }
+    }
+}
+
+/// Runs `work(i)` for every `i` in `0..n` on up to `threads` threads (the caller's included) and
+/// hands each result to `consume(i, result)` on the calling thread in index order, so callers
+/// combine them exactly as a sequential loop would. Consuming overlaps the work: the other
+/// threads compute ahead (at most `window` results wait at once) and the caller computes too
+/// whenever the next result is not ready. An error from `consume` stops the work and is
+/// returned.
+pub(crate) fn parallel_ordered<T: Send, E>(
+    n: usize,
+    threads: usize,
+    window: usize,
+    work: impl Fn(usize) -> T + Sync,
+    mut consume: impl FnMut(usize, T) -> Result<(), E>,
+) -> Result<(), E> {
+    let threads = threads.min(n);
+    if threads <= 1 {
+        for i in 0..n {
+            consume(i, work(i))?;
+        }
+        return Ok(());
+    }
+    let window = window.max(threads);
+    let shared = (
+        Mutex::new(OrderedState {
+            next: 0,
+            consumed: 0,
+            ready: std::collections::VecDeque::new(),
+            stop: false,
+        }),
+        Condvar::new(),
+    );
+    let lock = || shared.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Claims the next index if the window allows; `None` when there is none to claim now.
+    let claim = |state: &mut OrderedState<T>| {
+        (state.next < n && state.next < state.consumed + window).then(|| {
+            let i = state.next;
+            state.next += 1;
+            state.ready.push_back(None);
+            i
+        })
+    };
+    let store = |i: usize, value: T| {
+        let mut state = lock();
+        let consumed = state.consumed;
+        state.ready[i - consumed] = Some(value);
+        drop(state);
+        shared.1.notify_all();
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|| {
+                let _guard = StopOnPanic(&shared);
+                let mut state = lock();
+                loop {
+                    if state.stop || state.next >= n {
+                        return;
+                    }
+                    match claim(&mut state) {
+                        Some(i) => {
+                            drop(state);
+                            store(i, work(i));
+                            state = lock();
+                        }
+                        None => {
+                            state = shared.1.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner)
+                        }
+                    }
+                }
+            });
+        }
+        let _guard = StopOnPanic(&shared);
+        let finish = |state: &mut OrderedState<T>| {
+            state.stop = true;
+            shared.1.notify_all();
+        };
+        let mut state = lock();
+        while state.consumed < n {
+            if state.ready.front().is_some_and(Option::is_some) {
+                let value = state.ready.pop_front().flatten().expect("a ready result");
+                let i = state.consumed;
+                state.consumed += 1;
+                drop(state);
+                shared.1.notify_all();
+                let consumed = consume(i, value);
+                state = lock();
+                if let Err(error) = consumed {
+                    finish(&mut state);
+                    return Err(error);
+                }
+            } else if let Some(i) = claim(&mut state) {
+                drop(state);
+                let value = work(i);
+                state = lock();
+                let consumed = state.consumed;
+                state.ready[i - consumed] = Some(value);
+            } else if state.stop {
+                // A helper panicked; the scope re-raises its panic.
+                return Ok(());
+            } else {
+                state = shared.1.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        }
+        finish(&mut state);
+        Ok(())
+    })
 }
 
 /// A range-vector input of a function: series with their window samples and how to place windows.
@@ -573,5 +706,83 @@ mod tests {
         }
         let instant = Steps { start: 5, end: 5, step: 1 };
         assert_eq!(StepCounter::new(&instant).index_of(5), 0);
+    }
+
+    #[test]
+    fn parallel_ordered_consumes_in_order_within_its_window() {
+        for (n, threads, window) in
+            [(0, 4, 8), (1, 4, 1), (1000, 1, 8), (1000, 2, 1), (1000, 4, 16), (3, 8, 2)]
+        {
+            let working = AtomicUsize::new(0);
+            let mut consumed = Vec::new();
+            let result: Result<(), ()> = parallel_ordered(
+                n,
+                threads,
+                window,
+                |i| {
+                    working.fetch_add(1, Ordering::SeqCst);
+                    // Uneven work, so results finish out of order.
+                    std::thread::sleep(std::time::Duration::from_micros((i % 7) as u64 * 20));
+                    i * 2
+                },
+                |i, value| {
+                    assert_eq!(value, i * 2);
+                    // Never more than the window (or one per thread) computed ahead.
+                    let ahead = working.load(Ordering::SeqCst) - consumed.len();
+                    assert!(ahead <= window.max(threads.min(n)) + 1, "{ahead} ahead");
+                    consumed.push(i);
+                    Ok(())
+                },
+            );
+            assert!(result.is_ok());
+            assert_eq!(consumed, (0..n).collect::<Vec<_>>(), "n={n} threads={threads}");
+        }
+    }
+
+    #[test]
+    fn parallel_ordered_stops_at_the_first_error_in_order() {
+        let computed = AtomicUsize::new(0);
+        let mut consumed = Vec::new();
+        let result = parallel_ordered(
+            10_000,
+            4,
+            32,
+            |i| {
+                computed.fetch_add(1, Ordering::SeqCst);
+                if i == 50 || i == 70 {
+                    Err(i)
+                } else {
+                    Ok(i)
+                }
+            },
+            |_, value| {
+                consumed.push(value?);
+                Ok(())
+            },
+        );
+        assert_eq!(result, Err(50));
+        assert_eq!(consumed, (0..50).collect::<Vec<_>>());
+        assert!(computed.load(Ordering::SeqCst) < 200, "the work stopped");
+    }
+
+    #[test]
+    fn parallel_ordered_reraises_a_panic_instead_of_hanging() {
+        for panicking in [0, 1, 999] {
+            let outcome = std::panic::catch_unwind(|| {
+                parallel_ordered(
+                    1000,
+                    3,
+                    8,
+                    |i| {
+                        if i == panicking {
+                            panic!("work {i} failed");
+                        }
+                        i
+                    },
+                    |_, _| Ok::<(), ()>(()),
+                )
+            });
+            assert!(outcome.is_err(), "the panic of work {panicking} reached the caller");
+        }
     }
 }
