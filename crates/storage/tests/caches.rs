@@ -415,10 +415,23 @@ async fn chunk_cache_hits_avoid_the_object_store() {
     assert!(matches!(client.get("missing/key").await, Err(StorageError::NotFound(_))));
 }
 
+/// A cache that answers from another cache but, like memcached, is not this process's memory.
+struct OutOfProcess(Arc<dyn Cache>);
+
+#[async_trait]
+impl Cache for OutOfProcess {
+    async fn store(&self, entries: Vec<(String, Bytes)>) {
+        self.0.store(entries).await
+    }
+    async fn fetch(&self, keys: &[String]) -> neocortex_storage::cache::Fetched {
+        self.0.fetch(keys).await
+    }
+}
+
 #[tokio::test]
 async fn corrupt_cached_chunk_is_read_from_the_store() {
     let objects = Arc::new(CountingObjects::default());
-    let cache = memory_cache(1 << 20);
+    let cache: Arc<dyn Cache> = Arc::new(OutOfProcess(memory_cache(1 << 20)));
     let metrics = CacheMetrics::unregistered();
     let client = CachingObjectClient::new(objects.clone(), cache.clone(), "chunks", metrics.clone());
     let tenant = TenantId::new("t").unwrap();
@@ -431,6 +444,29 @@ async fn corrupt_cached_chunk_is_read_from_the_store() {
     let read = store.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap();
     assert_eq!(read.len(), 1);
     assert_eq!(objects.gets.load(Ordering::Relaxed), 1);
+}
+
+/// The in-process cache holds what was stored in it, so its hits are not checked twice; bytes
+/// that could only get there through a bug still never become an answer: the store checks every
+/// object it opens.
+#[tokio::test]
+async fn in_process_cache_hits_are_checked_once_by_the_store() {
+    let objects = Arc::new(CountingObjects::default());
+    let cache = memory_cache(1 << 20);
+    assert!(cache.in_process() && !OutOfProcess(Arc::clone(&cache)).in_process());
+    let client =
+        CachingObjectClient::new(objects.clone(), cache.clone(), "chunks", CacheMetrics::unregistered());
+    let tenant = TenantId::new("t").unwrap();
+    let index = Arc::new(MemoryIndexClient::new());
+    let store = ChunkStore::new(SchemaConfig::from_yaml(SCHEMA).unwrap(), index, Arc::new(client))
+        .with_opened_objects_capacity(0);
+    store.put_many(&tenant, &workload()[..1]).await.unwrap();
+    assert_eq!(store.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap().len(), 1);
+    let key = objects.inner.list("t").await.unwrap().remove(0);
+    cache.store(vec![(key, Bytes::from_static(b"garbage"))]).await;
+    let error = store.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap_err();
+    assert!(error.to_string().contains("checksum mismatch"), "{error}");
+    assert_eq!(objects.gets.load(Ordering::Relaxed), 0, "written through, read from the cache");
 }
 
 #[tokio::test]

@@ -74,4 +74,8 @@ impl Cache for BackgroundCache {
     async fn fetch(&self, keys: &[String]) -> Fetched {
         self.inner.fetch(keys).await
     }
+
+    fn in_process(&self) -> bool {
+        self.inner.in_process()
+    }
 }

@@ -127,6 +127,10 @@ impl Cache for MemoryCache {
         }
     }
 
+    fn in_process(&self) -> bool {
+        true
+    }
+
     async fn fetch(&self, keys: &[String]) -> Fetched {
         let mut fetched = Fetched::default();
         for key in keys {

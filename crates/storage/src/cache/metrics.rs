@@ -275,6 +275,10 @@ impl Cache for InstrumentedCache {
         self.observe("store", started);
     }
 
+    fn in_process(&self) -> bool {
+        self.inner.in_process()
+    }
+
     async fn fetch(&self, keys: &[String]) -> Fetched {
         let started = Instant::now();
         let fetched = self.inner.fetch(keys).await;

@@ -46,4 +46,10 @@ pub trait Cache: Send + Sync {
 
     /// Looks every key up.
     async fn fetch(&self, keys: &[String]) -> Fetched;
+
+    /// Whether entries live in this process's memory exactly as they were stored, so that
+    /// readers need not check them again (nothing crossed a network or another writer's hands).
+    fn in_process(&self) -> bool {
+        false
+    }
 }

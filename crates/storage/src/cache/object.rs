@@ -1,7 +1,9 @@
 //! The chunk cache as an [`ObjectClient`] wrapper: `get` looks in the cache first and fills it
 //! on a miss; `put` writes through (the object store first, then the cache), so freshly flushed
-//! chunks are cached. A cached chunk object whose CRC-32C disagrees with its key is counted in
-//! `cortex_cache_corrupt_chunks_total` and read from the store instead. Chunk objects are
+//! chunks are cached. A chunk object from a cache outside the process (memcached) whose CRC-32C
+//! disagrees with its key is counted in `cortex_cache_corrupt_chunks_total` and read from the
+//! store instead; the in-process cache holds what was stored in it, and the store checks every
+//! object it opens anyway. Chunk objects are
 //! immutable and their keys carry their checksum, so entries never go stale; `delete` only
 //! removes the object (the index rows pointing at it go with it).
 
@@ -87,29 +89,41 @@ impl ObjectClient for CachingObjectClient {
     /// One cache lookup for every key, then one batch from the store for those missing.
     async fn get_many(&self, keys: &[String], concurrency: usize) -> Result<Vec<Bytes>, StorageError> {
         let fetched = self.cache.fetch(keys).await;
-        let mut found: HashMap<String, Bytes> = HashMap::with_capacity(keys.len());
-        for (key, data) in fetched.found {
-            if intact(&key, &data) {
-                found.insert(key, data);
-            } else {
-                self.metrics.count_corrupt_chunk(&self.name);
-                tracing::warn!(cache = %self.name, key, "cached chunk fails its checksum; reading the store");
-            }
+        let check = !self.cache.in_process();
+        // Hits come in the order of the keys asked, so they are matched up in one pass.
+        let mut hits = fetched.found.into_iter().peekable();
+        let mut found: Vec<Option<Bytes>> = Vec::with_capacity(keys.len());
+        for key in keys {
+            let hit = hits.next_if(|(hit, _)| hit == key).map(|(_, data)| data);
+            found.push(hit.filter(|data| {
+                let sound = !check || intact(key, data);
+                if !sound {
+                    self.metrics.count_corrupt_chunk(&self.name);
+                    tracing::warn!(cache = %self.name, key, "cached chunk fails its checksum; reading the store");
+                }
+                sound
+            }));
         }
         let mut asked = HashSet::new();
         let missing: Vec<String> = keys
             .iter()
-            .filter(|key| !found.contains_key(*key) && asked.insert(key.as_str()))
-            .cloned()
+            .zip(&found)
+            .filter(|(key, data)| data.is_none() && asked.insert(key.as_str()))
+            .map(|(key, _)| key.clone())
             .collect();
         if !missing.is_empty() {
             let data = self.inner.get_many(&missing, concurrency).await?;
-            let fresh: Vec<(String, Bytes)> = missing.into_iter().zip(data).collect();
-            found.extend(fresh.iter().cloned());
-            self.cache.store(fresh).await;
+            let fresh: HashMap<&str, &Bytes> = missing.iter().map(String::as_str).zip(&data).collect();
+            for (key, slot) in keys.iter().zip(found.iter_mut()) {
+                if slot.is_none() {
+                    *slot = fresh.get(key.as_str()).map(|data| (*data).clone());
+                }
+            }
+            self.cache.store(missing.iter().cloned().zip(data.iter().cloned()).collect()).await;
         }
         keys.iter()
-            .map(|key| found.get(key).cloned().ok_or_else(|| StorageError::NotFound(key.clone())))
+            .zip(found)
+            .map(|(key, data)| data.ok_or_else(|| StorageError::NotFound(key.clone())))
             .collect()
     }
 

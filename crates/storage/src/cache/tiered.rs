@@ -32,6 +32,11 @@ impl Cache for TieredCache {
         last.store(entries).await;
     }
 
+    /// Only when every tier is: a slower tier's hits are copied into the faster ones unchecked.
+    fn in_process(&self) -> bool {
+        self.tiers.iter().all(|tier| tier.in_process())
+    }
+
     async fn fetch(&self, keys: &[String]) -> Fetched {
         let mut found: HashMap<String, Bytes> = HashMap::new();
         let mut missing: Vec<String> = keys.to_vec();
