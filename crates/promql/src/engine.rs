@@ -262,7 +262,35 @@ impl Engine {
         );
         let result =
             if range.instant { instant_result(value, range.start) } else { range_result(value, &steps) };
+        drop(evaluator);
+        free_in_background(data);
         Ok((result, stats))
+    }
+}
+
+/// Selections of at least this many series are freed off the query's thread.
+const BACKGROUND_FREE_SERIES: usize = 1_000;
+
+/// Frees a large selection on a background thread: the label sets and encoded samples of
+/// thousands of series took milliseconds to free, which the answer need not wait for. Freed in
+/// place when the background thread is behind or cannot start.
+fn free_in_background(data: FetchedSeries) {
+    static FREER: std::sync::OnceLock<Option<std::sync::mpsc::SyncSender<FetchedSeries>>> =
+        std::sync::OnceLock::new();
+    if data.values().map(Vec::len).sum::<usize>() < BACKGROUND_FREE_SERIES {
+        return;
+    }
+    let freer = FREER.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<FetchedSeries>(4);
+        std::thread::Builder::new()
+            .name("promql-free".to_string())
+            .spawn(move || receiver.into_iter().for_each(drop))
+            .ok()
+            .map(|_| sender)
+    });
+    if let Some(sender) = freer {
+        // A full queue hands the selection back, to be freed here.
+        let _ = sender.try_send(data);
     }
 }
 
