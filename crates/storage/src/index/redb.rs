@@ -22,6 +22,7 @@
 //! redb is synchronous, so every call runs on the blocking pool.
 
 mod block;
+mod decoded;
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -78,6 +79,8 @@ fn check_table_name(name: &str) -> Result<(), StorageError> {
 pub struct RedbIndexClient {
     database: Arc<Database>,
     path: PathBuf,
+    /// Blocks decoded by earlier queries.
+    decoded: Arc<decoded::DecodedBlocks>,
 }
 
 impl std::fmt::Debug for RedbIndexClient {
@@ -95,7 +98,7 @@ impl RedbIndexClient {
         let path = directory.join(INDEX_FILE_NAME);
         let database = Database::create(&path).map_err(redb_error)?;
         ensure_block_layout(&database)?;
-        Ok(Self { database: Arc::new(database), path })
+        Ok(Self { database: Arc::new(database), path, decoded: Arc::default() })
     }
 
     /// The database file.
@@ -302,17 +305,23 @@ type FoundBlock = (Arc<block::SearchableBlock>, Option<OwnedKey>);
 
 /// Decoded blocks of one `query` call (one read transaction, so they cannot change). The store
 /// sends the chunk queries of all matching series in one call, run in key order, so consecutive
-/// queries mostly start in the same block: each block is read and decoded once per call, and a
-/// query starting in a block already read needs no B-tree lookup at all.
-#[derive(Default)]
-struct BlockCache {
+/// queries mostly start in the same block: each block is read once per call (and decoded once
+/// across calls, see [`decoded`]), and a query starting in a block already read needs no B-tree
+/// lookup at all.
+struct BlockCache<'a> {
+    /// Blocks decoded by any query of this client.
+    decoded: &'a decoded::DecodedBlocks,
     /// Most recently used last, and searched from there: consecutive queries mostly start in
     /// the block the previous one ended in.
     blocks: Vec<CachedBlock>,
 }
 
-impl BlockCache {
+impl<'a> BlockCache<'a> {
     const CAPACITY: usize = 8;
+
+    fn new(decoded: &'a decoded::DecodedBlocks) -> Self {
+        Self { decoded, blocks: Vec::new() }
+    }
 
     /// The block where rows at or after `key` start (`None` when the table has no blocks).
     fn holding<T>(&mut self, table: &T, name: &str, key: Key<'_>) -> Result<Option<FoundBlock>, StorageError>
@@ -341,7 +350,7 @@ impl BlockCache {
         let stored = table.get(key).map_err(redb_error)?.ok_or_else(|| {
             StorageError::corrupt("index block", "a block vanished during a read transaction".to_string())
         })?;
-        let rows = Arc::new(block::SearchableBlock::decode(key, stored.value())?);
+        let rows = self.decoded.get_or_decode(name, &first, stored.value())?;
         let next = next_block(table, Bound::Excluded(key))?;
         if self.blocks.len() == Self::CAPACITY {
             self.blocks.remove(0);
@@ -370,7 +379,7 @@ impl BlockCache {
 fn query_table<T>(
     table: &T,
     query: &IndexQuery,
-    cache: &mut BlockCache,
+    cache: &mut BlockCache<'_>,
 ) -> Result<Vec<IndexRow>, StorageError>
 where
     T: ReadableTable<Key<'static>, &'static [u8]>,
@@ -414,12 +423,13 @@ type IndexTable = redb::ReadOnlyTable<Key<'static>, &'static [u8]>;
 /// run of consecutive queries naming them.
 fn run_queries(
     database: &Database,
+    decoded: &decoded::DecodedBlocks,
     queries: &[IndexQuery],
     order: &[usize],
 ) -> Result<Vec<Vec<IndexRow>>, StorageError> {
     let transaction = database.begin_read().map_err(redb_error)?;
     let mut results = Vec::with_capacity(order.len());
-    let mut cache = BlockCache::default();
+    let mut cache = BlockCache::new(decoded);
     // The table of the previous query, by name (`None` when it does not exist).
     let mut open: Option<(&str, Option<IndexTable>)> = None;
     for &index in order {
@@ -471,7 +481,8 @@ impl IndexClient for RedbIndexClient {
         let mut running = Vec::with_capacity(tasks);
         for part in order.chunks(per_task) {
             let (queries, part) = (Arc::clone(&queries), part.to_vec());
-            running.push(self.blocking(move |database| run_queries(database, &queries, &part)));
+            let decoded = Arc::clone(&self.decoded);
+            running.push(self.blocking(move |database| run_queries(database, &decoded, &queries, &part)));
         }
         let mut results = vec![Vec::new(); queries.len()];
         let mut positions = order.iter();
@@ -593,6 +604,28 @@ mod tests {
     async fn conformance() {
         let (_directory, client) = open().await;
         crate::index::conformance::run_index_client_suite(&client).await;
+    }
+
+    /// Blocks decoded by one query are kept for the next, but a write that rewrites them is seen.
+    #[tokio::test]
+    async fn queries_after_a_write_see_the_rewritten_blocks() {
+        let (_directory, client) = open().await;
+        client.batch_write(series_rows("h", 300, "a")).await.unwrap();
+        let mut prefix = query("h");
+        prefix.range_value_prefix = Some(b"a".to_vec());
+        assert_eq!(client.query(vec![prefix.clone()]).await.unwrap()[0].len(), 300);
+        let kept = client.decoded.len();
+        assert!(kept > 0, "decoded blocks are kept");
+        assert_eq!(client.query(vec![prefix.clone()]).await.unwrap()[0].len(), 300);
+        assert_eq!(client.decoded.len(), kept, "the second query decoded nothing new");
+        let mut more = series_rows("h", 20, "a");
+        for row in &mut more {
+            row.range_value.push(b'!');
+        }
+        client.batch_write(more).await.unwrap();
+        let rows = client.query(vec![prefix]).await.unwrap().remove(0);
+        assert_eq!(rows.len(), 320);
+        assert!(rows.windows(2).all(|pair| pair[0].range_value < pair[1].range_value));
     }
 
     #[tokio::test]

@@ -310,6 +310,11 @@ impl SearchableBlock {
         self.ends.len()
     }
 
+    /// Heap bytes held.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<[usize; 3]>()
+    }
+
     /// Row `index`: (hash key, range key, value).
     pub(crate) fn row(&self, index: usize) -> (&[u8], &[u8], &[u8]) {
         let start = index.checked_sub(1).map_or(0, |previous| self.ends[previous][2]);
