@@ -7,7 +7,6 @@ mod calls;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -164,8 +163,8 @@ thread_local! {
     static DECODE_BUFFER: RefCell<Vec<Sample>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Selected series an instant vector selector steps through at once on several threads.
-const INSTANT_SERIES_BATCH: usize = 256;
+/// Selected series an instant vector selector computes ahead of the one it keeps, at most.
+const INSTANT_SERIES_WINDOW: usize = 256;
 
 /// Calls `f` with this thread's decode buffer (a fresh one if it is already in use).
 pub(crate) fn with_decode_buffer<T>(f: impl FnOnce(&mut Vec<Sample>) -> T) -> T {
@@ -173,39 +172,6 @@ pub(crate) fn with_decode_buffer<T>(f: impl FnOnce(&mut Vec<Sample>) -> T) -> T 
         Ok(mut buffer) => f(&mut buffer),
         Err(_) => f(&mut Vec::new()),
     })
-}
-
-/// Runs `work(i)` for every `i` in `0..n` on up to `threads` threads (the caller's included) and
-/// returns the results in index order, so callers combine them exactly as a sequential loop would.
-pub(crate) fn parallel_map<T: Send>(n: usize, threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = threads.min(n);
-    if threads <= 1 {
-        return (0..n).map(work).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let drain = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= n {
-                return done;
-            }
-            done.push((i, work(i)));
-        }
-    };
-    let mut all: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(drain)).collect();
-        let mut all = drain();
-        for helper in helpers {
-            match helper.join() {
-                Ok(done) => all.extend(done),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        all
-    });
-    all.sort_unstable_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, value)| value).collect()
 }
 
 /// Shared state of [`parallel_ordered`].
@@ -585,23 +551,29 @@ impl<'a> Evaluator<'a> {
                 Ok((points, decoded))
             })
         };
-        // Series are decoded and stepped a batch at a time on `parallelism` threads and kept in
-        // input order, as a sequential loop would keep them.
-        let batch = if self.parallelism > 1 { INSTANT_SERIES_BATCH } else { 1 };
+        // Series are decoded and stepped on `parallelism` threads and kept in input order, as a
+        // sequential loop would keep them.
         let mut out = Vec::with_capacity(fetched.len());
-        for first in (0..fetched.len()).step_by(batch) {
-            self.check_deadline()?;
-            let last = (first + batch).min(fetched.len());
-            let outputs =
-                parallel_map(last - first, self.parallelism, |i| series_points(&fetched[first + i]));
-            for (i, output) in outputs.into_iter().enumerate() {
+        let mut decoded_samples = 0;
+        let shared: &Self = self;
+        parallel_ordered(
+            fetched.len(),
+            self.parallelism,
+            INSTANT_SERIES_WINDOW,
+            |i| {
+                shared.check_deadline()?;
+                series_points(&fetched[i])
+            },
+            |i, output| {
                 let (points, decoded) = output?;
-                self.decoded_samples += decoded;
+                decoded_samples += decoded;
                 if !points.is_empty() {
-                    out.push(StepSeries { labels: fetched[first + i].labels.clone(), points });
+                    out.push(StepSeries { labels: fetched[i].labels.clone(), points });
                 }
-            }
-        }
+                Ok::<(), PromqlError>(())
+            },
+        )?;
+        self.decoded_samples += decoded_samples;
         Ok(out)
     }
 
@@ -694,6 +666,7 @@ fn negate_value(value: Val) -> Result<Val, PromqlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn step_counter_finds_the_index_a_division_would() {
