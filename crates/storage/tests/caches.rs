@@ -87,12 +87,14 @@ impl ObjectClient for CountingObjects {
     }
 }
 
-/// An index client that counts queries (one per `IndexQuery`) and rows written.
+/// An index client that counts queries (one per `IndexQuery`) and rows written; it reports the
+/// memory client's write generation only when `forward_generation` is set.
 #[derive(Default)]
 struct CountingIndex {
     inner: MemoryIndexClient,
     queries: AtomicUsize,
     rows_written: AtomicUsize,
+    forward_generation: bool,
 }
 
 #[async_trait]
@@ -113,6 +115,9 @@ impl IndexClient for CountingIndex {
     }
     async fn list_tables(&self) -> Result<Vec<String>, StorageError> {
         self.inner.list_tables().await
+    }
+    fn write_generation(&self) -> Option<u64> {
+        self.inner.write_generation().filter(|_| self.forward_generation)
     }
 }
 
@@ -394,6 +399,83 @@ async fn opened_objects_serve_repeated_reads() {
     // Another tenant's read of the same series names other keys: nothing is shared.
     let other = TenantId::new("u").unwrap();
     assert!(store.select(&other, START_MS, END_MS, &idle_matchers()).await.unwrap().is_empty());
+}
+
+/// One more series of `node_cpu_seconds_total` (`mode="idle"`), sampled over the last hour.
+fn late_idle_series() -> SeriesChunks {
+    let labels = Labels::from_pairs(vec![
+        ("__name__", "node_cpu_seconds_total".to_string()),
+        ("cpu", "99".to_string()),
+        ("instance", "host-late:9100".to_string()),
+        ("mode", "idle".to_string()),
+    ]);
+    let samples: Vec<Sample> = (0..240)
+        .map(|s| Sample { timestamp_ms: END_MS - 3_600_000 + s * STEP_MS, value: s as f64 })
+        .collect();
+    SeriesChunks { labels, chunks: xor_chunks(&samples, samples.len()) }
+}
+
+#[tokio::test]
+async fn kept_lookups_serve_repeated_reads_until_the_index_changes() {
+    let objects = Arc::new(CountingObjects::default());
+    let index = Arc::new(CountingIndex { forward_generation: true, ..CountingIndex::default() });
+    let schema = SchemaConfig::from_yaml(SCHEMA).unwrap();
+    let store = ChunkStore::new(schema.clone(), index.clone(), objects.clone());
+    let unkept = ChunkStore::new(schema, index.clone(), objects.clone()).with_kept_lookups_capacity(0);
+    let tenant = TenantId::new("t").unwrap();
+    store.put_many(&tenant, &workload()).await.unwrap();
+    let queries = || index.queries.load(Ordering::Relaxed);
+
+    let last_hour = (END_MS - 3_600_000, END_MS);
+    let first = store.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap();
+    assert_eq!(first.len(), 20);
+    let after_first = queries();
+    assert!(after_first > 0);
+    assert_eq!(store.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap(), first);
+    assert_eq!(queries(), after_first, "the repeated read asked the index nothing");
+
+    // The kept lookup covers the whole day: another range of it needs no index query either, and
+    // gets exactly the chunks that range overlaps.
+    let early = (START_MS, START_MS + 3_600_000);
+    let early_read = store.select(&tenant, early.0, early.1, &idle_matchers()).await.unwrap();
+    assert_eq!(queries(), after_first);
+    assert_eq!(early_read, unkept.select(&tenant, early.0, early.1, &idle_matchers()).await.unwrap());
+    let other_matchers = vec![
+        Matcher::new(MatchOp::Equal, "__name__", "node_cpu_seconds_total").unwrap(),
+        Matcher::new(MatchOp::Equal, "mode", "user").unwrap(),
+    ];
+    let before_other = queries();
+    assert_eq!(store.select(&tenant, last_hour.0, last_hour.1, &other_matchers).await.unwrap().len(), 20);
+    assert!(queries() > before_other, "other matchers are another lookup");
+
+    // A write makes every kept lookup stale: the new series is found at once.
+    store.put_many(&tenant, &[late_idle_series()]).await.unwrap();
+    let before_read = queries();
+    let after_write = store.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap();
+    assert!(queries() > before_read, "the lookup ran again");
+    assert_eq!(after_write.len(), 21);
+    assert_eq!(
+        after_write,
+        unkept.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap()
+    );
+
+    // So does deleting the table: nothing is left to find.
+    index.delete_table("index_2609").await.unwrap();
+    assert!(store.select(&tenant, last_hour.0, last_hour.1, &idle_matchers()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn lookups_are_not_kept_over_an_index_without_a_write_generation() {
+    let objects = Arc::new(CountingObjects::default());
+    let index = Arc::new(CountingIndex::default());
+    let store = ChunkStore::new(SchemaConfig::from_yaml(SCHEMA).unwrap(), index.clone(), objects);
+    let tenant = TenantId::new("t").unwrap();
+    store.put_many(&tenant, &workload()).await.unwrap();
+    let queries = || index.queries.load(Ordering::Relaxed);
+    let first = store.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap();
+    let after_first = queries();
+    assert_eq!(store.select(&tenant, START_MS, END_MS, &idle_matchers()).await.unwrap(), first);
+    assert_eq!(queries(), 2 * after_first, "the repeated read asked the index again");
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use parking_lot::RwLock;
 
@@ -15,6 +17,8 @@ type Table = BTreeMap<(String, Vec<u8>), Vec<u8>>;
 #[derive(Debug, Default)]
 pub struct MemoryIndexClient {
     tables: RwLock<BTreeMap<String, Table>>,
+    /// Bumped under the write lock by every change (see [`IndexClient::write_generation`]).
+    generation: AtomicU64,
 }
 
 impl MemoryIndexClient {
@@ -36,6 +40,7 @@ impl IndexClient for MemoryIndexClient {
         for entry in entries {
             tables.entry(entry.table).or_default().insert((entry.hash_value, entry.range_value), entry.value);
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -60,12 +65,16 @@ impl IndexClient for MemoryIndexClient {
     }
 
     async fn create_table(&self, name: &str) -> Result<(), StorageError> {
-        self.tables.write().entry(name.to_string()).or_default();
+        let mut tables = self.tables.write();
+        tables.entry(name.to_string()).or_default();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
     async fn delete_table(&self, name: &str) -> Result<(), StorageError> {
-        self.tables.write().remove(name);
+        let mut tables = self.tables.write();
+        tables.remove(name);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -77,6 +86,10 @@ impl IndexClient for MemoryIndexClient {
         self: std::sync::Arc<Self>,
     ) -> Option<std::sync::Arc<dyn crate::table_client::TableClient>> {
         Some(self)
+    }
+
+    fn write_generation(&self) -> Option<u64> {
+        Some(self.generation.load(Ordering::Acquire))
     }
 }
 

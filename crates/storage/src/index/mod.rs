@@ -91,4 +91,13 @@ pub trait IndexClient: Send + Sync {
     fn table_client(self: Arc<Self>) -> Option<Arc<dyn TableClient>> {
         None
     }
+
+    /// A number that changes after every write, table creation or deletion, for clients that
+    /// see every change made to their store (embedded ones, which one process owns); `None`
+    /// where other processes may write, or where answers may come from a cache. A reader that
+    /// takes it before querying may keep the answers while it stays the same: the chunk store
+    /// keeps its series lookups so, as VictoriaMetrics keeps its tag-filter results.
+    fn write_generation(&self) -> Option<u64> {
+        None
+    }
 }

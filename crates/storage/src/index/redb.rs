@@ -26,6 +26,7 @@ mod decoded;
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -81,6 +82,9 @@ pub struct RedbIndexClient {
     path: PathBuf,
     /// Blocks decoded by earlier queries.
     decoded: Arc<decoded::DecodedBlocks>,
+    /// Bumped after every write transaction, committed or not (see
+    /// [`IndexClient::write_generation`]); shared by clones, which share the database.
+    generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for RedbIndexClient {
@@ -98,7 +102,7 @@ impl RedbIndexClient {
         let path = directory.join(INDEX_FILE_NAME);
         let database = Database::create(&path).map_err(redb_error)?;
         ensure_block_layout(&database)?;
-        Ok(Self { database: Arc::new(database), path, decoded: Arc::default() })
+        Ok(Self { database: Arc::new(database), path, decoded: Arc::default(), generation: Arc::default() })
     }
 
     /// The database file.
@@ -113,6 +117,22 @@ impl RedbIndexClient {
     {
         let database = Arc::clone(&self.database);
         tokio::task::spawn_blocking(move || work(&database)).await.map_err(redb_error)?
+    }
+
+    /// Runs a write transaction's `work` on the blocking pool, then bumps the generation: after
+    /// the commit, so a reader that took the old generation cannot keep what it read; and even
+    /// on failure, since a failed commit may still have changed the file.
+    async fn blocking_write<F>(&self, work: F) -> Result<(), StorageError>
+    where
+        F: FnOnce(&Database) -> Result<(), StorageError> + Send + 'static,
+    {
+        let generation = Arc::clone(&self.generation);
+        self.blocking(move |database| {
+            let result = work(database);
+            generation.fetch_add(1, Ordering::AcqRel);
+            result
+        })
+        .await
     }
 }
 
@@ -464,7 +484,7 @@ impl IndexClient for RedbIndexClient {
         if entries.is_empty() {
             return Ok(());
         }
-        self.blocking(move |database| write_entries(database, entries)).await
+        self.blocking_write(move |database| write_entries(database, entries)).await
     }
 
     async fn query(&self, queries: Vec<IndexQuery>) -> Result<Vec<Vec<IndexRow>>, StorageError> {
@@ -497,7 +517,7 @@ impl IndexClient for RedbIndexClient {
     async fn create_table(&self, name: &str) -> Result<(), StorageError> {
         check_table_name(name)?;
         let name = name.to_string();
-        self.blocking(move |database| {
+        self.blocking_write(move |database| {
             let transaction = database.begin_write().map_err(redb_error)?;
             transaction.open_table(definition(&name)).map_err(redb_error)?;
             transaction.commit().map_err(redb_error)
@@ -508,7 +528,7 @@ impl IndexClient for RedbIndexClient {
     async fn delete_table(&self, name: &str) -> Result<(), StorageError> {
         check_table_name(name)?;
         let name = name.to_string();
-        self.blocking(move |database| {
+        self.blocking_write(move |database| {
             let transaction = database.begin_write().map_err(redb_error)?;
             transaction.delete_table(definition(&name)).map_err(redb_error)?;
             transaction.commit().map_err(redb_error)
@@ -535,6 +555,10 @@ impl IndexClient for RedbIndexClient {
         self: std::sync::Arc<Self>,
     ) -> Option<std::sync::Arc<dyn crate::table_client::TableClient>> {
         Some(self)
+    }
+
+    fn write_generation(&self) -> Option<u64> {
+        Some(self.generation.load(Ordering::Acquire))
     }
 }
 
@@ -598,6 +622,25 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let client = RedbIndexClient::open(directory.path()).unwrap();
         (directory, client)
+    }
+
+    #[tokio::test]
+    async fn every_change_moves_the_write_generation_and_reads_do_not() {
+        let (_directory, client) = open().await;
+        let mut seen = vec![client.write_generation().unwrap()];
+        client.batch_write(vec![entry("a", b"1", b"x")]).await.unwrap();
+        seen.push(client.write_generation().unwrap());
+        client.query(vec![query("a")]).await.unwrap();
+        client.list_tables().await.unwrap();
+        assert_eq!(client.write_generation(), seen.last().copied(), "reads change nothing");
+        client.create_table("index_2").await.unwrap();
+        seen.push(client.write_generation().unwrap());
+        client.delete_table("index_2").await.unwrap();
+        seen.push(client.write_generation().unwrap());
+        // A clone shares the database, so it shares the generation.
+        client.clone().batch_write(vec![entry("b", b"1", b"x")]).await.unwrap();
+        seen.push(client.write_generation().unwrap());
+        assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "{seen:?}");
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! resolving matchers through the index, fetching and decoding the chunks, and merging them.
 
 pub mod dedupe;
+mod kept_lookups;
 mod opened_objects;
 pub mod queryable;
 mod read;
@@ -50,6 +51,8 @@ pub struct ChunkStore {
     decoded_timestamps: shared_timestamps::DecodedTimestamps,
     /// Objects read recently, decompressed and parsed, so repeated queries skip that work.
     opened_objects: opened_objects::OpenedObjects,
+    /// Index lookups of recent queries, kept while the index has not changed.
+    kept_lookups: kept_lookups::KeptLookups,
 }
 
 impl std::fmt::Debug for ChunkStore {
@@ -91,6 +94,7 @@ impl ChunkStore {
             timestamps_memo: shared_timestamps::TimestampsMemo::default(),
             decoded_timestamps: shared_timestamps::DecodedTimestamps::new(),
             opened_objects: opened_objects::OpenedObjects::new(),
+            kept_lookups: kept_lookups::KeptLookups::new(),
         }
     }
 
@@ -109,6 +113,13 @@ impl ChunkStore {
     /// Keeps at most `bytes` of recently opened objects for later reads (0 keeps none).
     pub fn with_opened_objects_capacity(mut self, bytes: u64) -> Self {
         self.opened_objects = opened_objects::OpenedObjects::with_capacity(bytes);
+        self
+    }
+
+    /// Keeps at most `bytes` of index lookups for later reads while the index is unchanged (0
+    /// keeps none).
+    pub fn with_kept_lookups_capacity(mut self, bytes: u64) -> Self {
+        self.kept_lookups = kept_lookups::KeptLookups::with_capacity(bytes);
         self
     }
 
@@ -137,8 +148,12 @@ impl ChunkStore {
 
     /// The clients of `period`, which must be one of `self.schema().configs`.
     pub(crate) fn clients_of(&self, period: &PeriodConfig) -> &PeriodClients {
-        let index = self.schema.configs.iter().position(|p| std::ptr::eq(p, period)).unwrap_or(0);
-        &self.periods[index.min(self.periods.len() - 1)]
+        &self.periods[self.period_position(period).min(self.periods.len() - 1)]
+    }
+
+    /// The position of `period` in `self.schema().configs` (0 for another period).
+    pub(crate) fn period_position(&self, period: &PeriodConfig) -> usize {
+        self.schema.configs.iter().position(|p| std::ptr::eq(p, period)).unwrap_or(0)
     }
 
     /// The clients of the period holding time `t_ms` (the first period for earlier times).

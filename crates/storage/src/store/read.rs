@@ -17,7 +17,9 @@ use crate::index::IndexClient;
 use crate::object::ObjectClient;
 use crate::object_format::{self, OpenedObject, TimestampsRef};
 use crate::schema::config::Bucket;
+use crate::schema::day::MS_PER_DAY;
 use crate::schema::entries::{parse_row, IndexQuery, IndexSchema, ParsedRow};
+use crate::store::kept_lookups::LookupKey;
 use crate::store::ChunkStore;
 
 /// The metric names a read must look up in the index: the value of an equality matcher on
@@ -172,7 +174,7 @@ impl ChunkStore {
         Ok(values.into_iter().collect())
     }
 
-    /// The chunk keys of matching series overlapping the range, sorted and unique.
+    /// The chunks of matching series overlapping the range, sorted and unique.
     pub async fn chunk_refs(
         &self,
         tenant: &TenantId,
@@ -186,37 +188,93 @@ impl ChunkStore {
         // the label has no row); they are applied to the fetched chunks' labels instead.
         let index_matchers: Vec<&Matcher> =
             matchers.iter().filter(|m| m.name != METRIC_NAME && !m.matches_empty()).collect();
-        let mut keys = BTreeSet::new();
+        let mut refs = Vec::new();
+        let mut keep_overlapping = |chunks: &[ChunkRef]| {
+            refs.extend(chunks.iter().filter(|c| c.overlaps(start_ms, end_ms)).cloned())
+        };
         for slice in self.schema.periods_in_range(start_ms, end_ms) {
             let schema = IndexSchema::for_period(slice.period);
             let index = &*self.clients_of(slice.period).index;
             let buckets = slice.period.daily_buckets(slice.from_ms, slice.through_ms, user);
-            let series_ids =
-                self.lookup_series(index, &schema, &buckets, metric_name, &index_matchers).await?;
-            let queries: Vec<IndexQuery> = series_ids
-                .iter()
-                .flat_map(|id| buckets.iter().map(|bucket| schema.chunks_for_series_query(bucket, id)))
-                .collect();
-            for rows in index.query(queries).await? {
-                for row in rows {
-                    if let ParsedRow::Chunk { chunk_key } = parse_row(&row.range_value, &row.value)? {
-                        keys.insert(String::from_utf8_lossy(chunk_key).into_owned());
-                    }
+            // Taken before the lookups run, so that a write during them makes what they found
+            // stale instead of kept.
+            let generation = index.write_generation().filter(|_| self.kept_lookups.enabled());
+            let Some(generation) = generation else {
+                for chunks in
+                    self.lookup_chunks(user, index, &schema, &buckets, metric_name, &index_matchers).await?
+                {
+                    keep_overlapping(&chunks);
+                }
+                continue;
+            };
+            // Kept lookups cover whole days, so the next query's range finds them too.
+            let period = self.period_position(slice.period);
+            let mut missing: Vec<(LookupKey, Bucket)> = Vec::new();
+            for bucket in buckets {
+                let key = LookupKey::new(period, &bucket, metric_name, &index_matchers);
+                match self.kept_lookups.get(&key, generation).await {
+                    Some(chunks) => keep_overlapping(&chunks),
+                    None => missing.push((key, Bucket { from: 0, through: MS_PER_DAY as u32, ..bucket })),
                 }
             }
-        }
-        let mut refs = Vec::with_capacity(keys.len());
-        for key in keys {
-            let chunk = ChunkRef::parse(user, &key)?;
-            if chunk.overlaps(start_ms, end_ms) {
-                refs.push(chunk);
+            if missing.is_empty() {
+                continue;
+            }
+            let whole_days: Vec<Bucket> = missing.iter().map(|(_, bucket)| bucket.clone()).collect();
+            let found =
+                self.lookup_chunks(user, index, &schema, &whole_days, metric_name, &index_matchers).await?;
+            for ((key, _), chunks) in missing.into_iter().zip(found) {
+                let chunks: Arc<[ChunkRef]> = chunks.into();
+                keep_overlapping(&chunks);
+                self.kept_lookups.insert(key, generation, chunks).await;
             }
         }
+        refs.sort_unstable();
+        refs.dedup();
         Ok(refs)
     }
 
-    /// Series ids of one period: the union over buckets of each matcher's ids, intersected
-    /// across matchers (every series of the metric when there is no matcher).
+    /// Per bucket, the chunks (of tenant `user`) of the series that `metric_name` and `matchers`
+    /// select there, sorted and unique: the series ids of all buckets in one round of index
+    /// queries, then their chunk rows in another.
+    async fn lookup_chunks(
+        &self,
+        user: &str,
+        index: &dyn IndexClient,
+        schema: &IndexSchema,
+        buckets: &[Bucket],
+        metric_name: &str,
+        matchers: &[&Matcher],
+    ) -> Result<Vec<Vec<ChunkRef>>, StorageError> {
+        let series_ids = self.lookup_series(index, schema, buckets, metric_name, matchers).await?;
+        // A series' chunk rows are in the buckets where its label rows are (both are written
+        // for every day a chunk spans), so each bucket's ids are looked up in that bucket only.
+        let mut owners = Vec::new();
+        let mut queries = Vec::new();
+        for (position, (bucket, ids)) in buckets.iter().zip(&series_ids).enumerate() {
+            for id in ids {
+                owners.push(position);
+                queries.push(schema.chunks_for_series_query(bucket, id));
+            }
+        }
+        let mut chunks: Vec<Vec<ChunkRef>> = vec![Vec::new(); buckets.len()];
+        for (rows, position) in index.query(queries).await?.into_iter().zip(owners) {
+            for row in rows {
+                if let ParsedRow::Chunk { chunk_key } = parse_row(&row.range_value, &row.value)? {
+                    chunks[position].push(ChunkRef::parse(user, &String::from_utf8_lossy(chunk_key))?);
+                }
+            }
+        }
+        for bucket_chunks in &mut chunks {
+            bucket_chunks.sort_unstable();
+            bucket_chunks.dedup();
+        }
+        Ok(chunks)
+    }
+
+    /// Per bucket, the ids of the series selected there, sorted: the union over the metric's
+    /// shards of each matcher's ids, intersected across matchers (every series of the metric
+    /// when there is no matcher). All buckets' queries of a matcher go in one round.
     async fn lookup_series(
         &self,
         index: &dyn IndexClient,
@@ -224,44 +282,56 @@ impl ChunkStore {
         buckets: &[Bucket],
         metric_name: &str,
         matchers: &[&Matcher],
-    ) -> Result<Vec<String>, StorageError> {
+    ) -> Result<Vec<Vec<String>>, StorageError> {
         if matchers.is_empty() {
-            let queries = buckets.iter().flat_map(|b| schema.metric_queries(b, metric_name)).collect();
-            return self.series_ids_from(index, queries, None).await.map(|ids| ids.into_iter().collect());
+            let ids = self
+                .series_ids_from(index, buckets, |bucket| schema.metric_queries(bucket, metric_name), None)
+                .await?;
+            return Ok(ids.into_iter().map(sorted).collect());
         }
-        let mut result: Option<HashSet<String>> = None;
+        let mut result: Option<Vec<HashSet<String>>> = None;
         for matcher in matchers {
-            let queries: Vec<IndexQuery> = buckets
-                .iter()
-                .flat_map(|bucket| match matcher.op {
-                    MatchOp::Equal => {
-                        schema.metric_label_value_queries(bucket, metric_name, &matcher.name, &matcher.value)
-                    }
-                    _ => schema.metric_label_queries(bucket, metric_name, &matcher.name),
-                })
-                .collect();
-            let ids = self.series_ids_from(index, queries, Some(matcher)).await?;
+            let queries_of = |bucket: &Bucket| match matcher.op {
+                MatchOp::Equal => {
+                    schema.metric_label_value_queries(bucket, metric_name, &matcher.name, &matcher.value)
+                }
+                _ => schema.metric_label_queries(bucket, metric_name, &matcher.name),
+            };
+            let ids = self.series_ids_from(index, buckets, queries_of, Some(matcher)).await?;
             result = Some(match result {
                 None => ids,
-                Some(previous) => previous.intersection(&ids).cloned().collect(),
+                Some(previous) => previous
+                    .into_iter()
+                    .zip(ids)
+                    .map(|(previous, ids)| previous.intersection(&ids).cloned().collect())
+                    .collect(),
             });
-            if result.as_ref().is_some_and(HashSet::is_empty) {
+            if result.as_ref().is_some_and(|per_bucket| per_bucket.iter().all(HashSet::is_empty)) {
                 break;
             }
         }
-        let mut ids: Vec<String> = result.unwrap_or_default().into_iter().collect();
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(result.unwrap_or_default().into_iter().map(sorted).collect())
     }
 
+    /// Per bucket, the series ids in the rows of the queries `queries_of(bucket)`, keeping only
+    /// rows whose label value `matcher` accepts (when given).
     async fn series_ids_from(
         &self,
         index: &dyn IndexClient,
-        queries: Vec<IndexQuery>,
+        buckets: &[Bucket],
+        queries_of: impl Fn(&Bucket) -> Vec<IndexQuery>,
         matcher: Option<&Matcher>,
-    ) -> Result<HashSet<String>, StorageError> {
-        let mut ids = HashSet::new();
-        for rows in index.query(queries).await? {
+    ) -> Result<Vec<HashSet<String>>, StorageError> {
+        let mut owners = Vec::new();
+        let mut queries = Vec::new();
+        for (position, bucket) in buckets.iter().enumerate() {
+            for query in queries_of(bucket) {
+                owners.push(position);
+                queries.push(query);
+            }
+        }
+        let mut ids = vec![HashSet::new(); buckets.len()];
+        for (rows, position) in index.query(queries).await?.into_iter().zip(owners) {
             for row in rows {
                 let ParsedRow::Series { series_id, label_value } = parse_row(&row.range_value, &row.value)?
                 else {
@@ -272,7 +342,7 @@ impl ChunkStore {
                         continue;
                     }
                 }
-                ids.insert(String::from_utf8_lossy(series_id).into_owned());
+                ids[position].insert(String::from_utf8_lossy(series_id).into_owned());
             }
         }
         Ok(ids)
@@ -478,6 +548,13 @@ struct FetchedObject {
     from_ms: i64,
     through_ms: i64,
     object: Arc<OpenedObject>,
+}
+
+/// `ids` sorted.
+fn sorted(ids: HashSet<String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// A byte string that sorts as `labels` do: each name and value with bytes 0 and 1 escaped (as
