@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine: installs the real servers the tests start
-# (Prometheus 2.42, VictoriaMetrics/vmagent) when missing, then runs every test of the workspace.
+# (Prometheus 2.42, VictoriaMetrics/vmagent) when missing, then runs every test of the workspace
+# (every test binary, even after one fails, so a red run lists every failure).
 # The PromQL conformance corpus is read from ../shared/promql-testdata (or $NEOCORTEX_PROMQL_TESTDATA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/neocortex-target}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --release "$@" 2>&1 | tee "$log" || status=$?
+cargo test --workspace --release --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary (the last cargo line is often an empty doc-test run).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "workspace: %d passed, %d failed\n", passed, failed }' "$log"
 exit "$status"
