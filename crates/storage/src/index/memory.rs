@@ -1,7 +1,6 @@
 //! An in-memory index client for tests and single-process experiments.
 
 use std::collections::BTreeMap;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
