@@ -15,6 +15,7 @@ use neocortex_core::{MatchOp, Matcher};
 
 use crate::chunk_key::ChunkRef;
 use crate::schema::config::Bucket;
+use crate::store::byte_cache::ByteCache;
 
 /// Bytes of kept lookups: a lookup of 10,000 series with a chunk each takes about 0.6 MiB.
 const CAPACITY_BYTES: u64 = 32 << 20;
@@ -65,8 +66,7 @@ struct KeptLookup {
 /// A bounded (by bytes, least recently used first) in-process cache of index lookups.
 #[derive(Debug, Clone)]
 pub(crate) struct KeptLookups {
-    /// `None` when the capacity is 0.
-    cache: Option<moka::future::Cache<LookupKey, Arc<KeptLookup>>>,
+    cache: ByteCache<LookupKey, Arc<KeptLookup>>,
 }
 
 impl KeptLookups {
@@ -77,36 +77,28 @@ impl KeptLookups {
 
     /// A cache holding at most `bytes` (none at all for 0).
     pub(crate) fn with_capacity(bytes: u64) -> Self {
-        if bytes == 0 {
-            return Self { cache: None };
-        }
-        let cache = moka::future::Cache::builder()
-            .max_capacity(bytes)
-            .weigher(|key: &LookupKey, kept: &Arc<KeptLookup>| {
-                let chunks: usize =
-                    kept.chunks.iter().map(|chunk| std::mem::size_of::<ChunkRef>() + chunk.user.len()).sum();
-                u32::try_from(chunks + key.bytes() + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
-            })
-            .build();
-        Self { cache: Some(cache) }
+        let cache = ByteCache::new(bytes, |key: &LookupKey, kept: &Arc<KeptLookup>| {
+            let chunks: usize =
+                kept.chunks.iter().map(|chunk| std::mem::size_of::<ChunkRef>() + chunk.user.len()).sum();
+            chunks + key.bytes() + ENTRY_OVERHEAD_BYTES
+        });
+        Self { cache }
     }
 
     /// Whether lookups are kept at all.
     pub(crate) fn enabled(&self) -> bool {
-        self.cache.is_some()
+        self.cache.enabled()
     }
 
     /// The chunks of lookup `key` if it was kept at write generation `generation`.
     pub(crate) async fn get(&self, key: &LookupKey, generation: u64) -> Option<Arc<[ChunkRef]>> {
-        let kept = self.cache.as_ref()?.get(key).await?;
+        let kept = self.cache.get(key).await?;
         (kept.generation == generation).then(|| Arc::clone(&kept.chunks))
     }
 
     /// Keeps the chunks a lookup found at write generation `generation` (taken before it ran).
     pub(crate) async fn insert(&self, key: LookupKey, generation: u64, chunks: Arc<[ChunkRef]>) {
-        if let Some(cache) = &self.cache {
-            cache.insert(key, Arc::new(KeptLookup { generation, chunks })).await;
-        }
+        self.cache.insert(key, Arc::new(KeptLookup { generation, chunks })).await;
     }
 }
 

@@ -1,6 +1,7 @@
 //! The chunk store: writes flushed chunks as objects plus index rows, and answers reads by
 //! resolving matchers through the index, fetching and decoding the chunks, and merging them.
 
+mod byte_cache;
 pub mod dedupe;
 mod kept_lookups;
 mod opened_objects;

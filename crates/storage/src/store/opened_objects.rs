@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::chunk_key::ChunkRef;
 use crate::object_format::OpenedObject;
+use crate::store::byte_cache::ByteCache;
 
 /// Bytes of opened objects kept: every object of 10,000 series opened whole for a day, or of
 /// about 100,000 opened for their last hour.
@@ -24,8 +25,7 @@ const ENTRY_OVERHEAD_BYTES: usize = 96;
 /// chunk (tenant included).
 #[derive(Debug, Clone)]
 pub(crate) struct OpenedObjects {
-    /// `None` when the capacity is 0.
-    cache: Option<moka::future::Cache<ChunkRef, Arc<OpenedObject>>>,
+    cache: ByteCache<ChunkRef, Arc<OpenedObject>>,
 }
 
 impl OpenedObjects {
@@ -36,17 +36,10 @@ impl OpenedObjects {
 
     /// A cache holding at most `bytes` (none at all for 0).
     pub(crate) fn with_capacity(bytes: u64) -> Self {
-        if bytes == 0 {
-            return Self { cache: None };
-        }
-        let cache = moka::future::Cache::builder()
-            .max_capacity(bytes)
-            .weigher(|chunk: &ChunkRef, object: &Arc<OpenedObject>| {
-                let bytes = object.held_bytes() + chunk.user.len() + ENTRY_OVERHEAD_BYTES;
-                u32::try_from(bytes).unwrap_or(u32::MAX)
-            })
-            .build();
-        Self { cache: Some(cache) }
+        let cache = ByteCache::new(bytes, |chunk: &ChunkRef, object: &Arc<OpenedObject>| {
+            object.held_bytes() + chunk.user.len() + ENTRY_OVERHEAD_BYTES
+        });
+        Self { cache }
     }
 
     /// The object `chunk` names, if it was opened recently for a range that holds the samples
@@ -57,14 +50,12 @@ impl OpenedObjects {
         start_ms: i64,
         end_ms: i64,
     ) -> Option<Arc<OpenedObject>> {
-        self.cache.as_ref()?.get(chunk).await.filter(|object| object.covers(start_ms, end_ms))
+        self.cache.get(chunk).await.filter(|object| object.covers(start_ms, end_ms))
     }
 
     /// Keeps an opened object (with its shared timestamps attached) for later reads.
     pub(crate) async fn insert(&self, chunk: ChunkRef, object: Arc<OpenedObject>) {
-        if let Some(cache) = &self.cache {
-            cache.insert(chunk, object).await;
-        }
+        self.cache.insert(chunk, object).await;
     }
 }
 
@@ -110,9 +101,7 @@ mod tests {
         for fingerprint in 0..100 {
             cache.insert(ChunkRef { fingerprint, ..chunk("a") }, Arc::clone(&opened)).await;
         }
-        let inner = cache.cache.as_ref().unwrap();
-        inner.run_pending_tasks().await;
-        let held = inner.entry_count();
+        let held = cache.cache.settled_entry_count().await;
         assert!((1..=10).contains(&held), "{held} entries");
         let none = OpenedObjects::with_capacity(0);
         none.insert(chunk("a"), Arc::clone(&opened)).await;

@@ -249,14 +249,9 @@ impl ChunkStore {
         let series_ids = self.lookup_series(index, schema, buckets, metric_name, matchers).await?;
         // A series' chunk rows are in the buckets where its label rows are (both are written
         // for every day a chunk spans), so each bucket's ids are looked up in that bucket only.
-        let mut owners = Vec::new();
-        let mut queries = Vec::new();
-        for (position, (bucket, ids)) in buckets.iter().zip(&series_ids).enumerate() {
-            for id in ids {
-                owners.push(position);
-                queries.push(schema.chunks_for_series_query(bucket, id));
-            }
-        }
+        let (owners, queries) = queries_per_bucket(buckets, |position, bucket| {
+            series_ids[position].iter().map(|id| schema.chunks_for_series_query(bucket, id)).collect()
+        });
         let mut chunks: Vec<Vec<ChunkRef>> = vec![Vec::new(); buckets.len()];
         for (rows, position) in index.query(queries).await?.into_iter().zip(owners) {
             for row in rows {
@@ -322,14 +317,7 @@ impl ChunkStore {
         queries_of: impl Fn(&Bucket) -> Vec<IndexQuery>,
         matcher: Option<&Matcher>,
     ) -> Result<Vec<HashSet<String>>, StorageError> {
-        let mut owners = Vec::new();
-        let mut queries = Vec::new();
-        for (position, bucket) in buckets.iter().enumerate() {
-            for query in queries_of(bucket) {
-                owners.push(position);
-                queries.push(query);
-            }
-        }
+        let (owners, queries) = queries_per_bucket(buckets, |_, bucket| queries_of(bucket));
         let mut ids = vec![HashSet::new(); buckets.len()];
         for (rows, position) in index.query(queries).await?.into_iter().zip(owners) {
             for row in rows {
@@ -548,6 +536,23 @@ struct FetchedObject {
     from_ms: i64,
     through_ms: i64,
     object: Arc<OpenedObject>,
+}
+
+/// The queries `queries_of(position, bucket)` of every bucket in one list, with the position of
+/// the bucket each belongs to.
+fn queries_per_bucket(
+    buckets: &[Bucket],
+    mut queries_of: impl FnMut(usize, &Bucket) -> Vec<IndexQuery>,
+) -> (Vec<usize>, Vec<IndexQuery>) {
+    let mut owners = Vec::new();
+    let mut queries = Vec::new();
+    for (position, bucket) in buckets.iter().enumerate() {
+        for query in queries_of(position, bucket) {
+            owners.push(position);
+            queries.push(query);
+        }
+    }
+    (owners, queries)
 }
 
 /// `ids` sorted.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::object_format::{self, BodyEncoding, TimestampsRef};
+use crate::store::byte_cache::ByteCache;
 
 /// Timestamps objects remembered at most: a few per scrape target and flush period.
 const MEMO_CAPACITY: usize = 100_000;
@@ -29,17 +30,15 @@ const DECODED_CAPACITY_BYTES: u64 = 64 << 20;
 /// used first) in-process cache in front of the object store and its caches.
 #[derive(Debug, Clone)]
 pub(crate) struct DecodedTimestamps {
-    cache: moka::future::Cache<(String, TimestampsRef), Arc<[i64]>>,
+    cache: ByteCache<(String, TimestampsRef), Arc<[i64]>>,
 }
 
 impl DecodedTimestamps {
     pub(crate) fn new() -> Self {
-        let cache = moka::future::Cache::builder()
-            .max_capacity(DECODED_CAPACITY_BYTES)
-            .weigher(|_: &(String, TimestampsRef), timestamps: &Arc<[i64]>| {
-                u32::try_from(timestamps.len().saturating_mul(8).saturating_add(64)).unwrap_or(u32::MAX)
-            })
-            .build();
+        let cache =
+            ByteCache::new(DECODED_CAPACITY_BYTES, |_: &(String, TimestampsRef), timestamps: &Arc<[i64]>| {
+                timestamps.len().saturating_mul(8).saturating_add(64)
+            });
         Self { cache }
     }
 

@@ -7,13 +7,15 @@
 //! write, or read from an older snapshot, is never answered from a different version: no
 //! invalidation, and no ordering between writers and readers, is needed.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use super::block::{OwnedKey, SearchableBlock};
 
 /// Bytes of decoded blocks (plus their stored bytes) kept, about 2,000 blocks.
-const CAPACITY_BYTES: usize = 64 << 20;
+const CAPACITY_BYTES: u64 = 64 << 20;
+
+/// Bytes counted per entry beyond its rows, stored bytes and id (moka's bookkeeping).
+const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 /// (table, block first key).
 type BlockId = (String, OwnedKey);
@@ -22,23 +24,18 @@ type BlockId = (String, OwnedKey);
 struct Entry {
     stored: Vec<u8>,
     rows: Arc<SearchableBlock>,
-    bytes: usize,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    entries: HashMap<BlockId, Entry>,
-    /// Insertion order, oldest first, for eviction (ids may repeat or be gone already).
-    order: VecDeque<BlockId>,
-    bytes: usize,
-}
-
-/// A bounded (by bytes, oldest inserted first) map of decoded blocks, shared by the queries of
-/// one index client.
-#[derive(Debug)]
+/// A bounded (by bytes) map of decoded blocks, shared by the queries of one index client; used
+/// from the blocking pool, so it is moka's synchronous cache.
 pub(crate) struct DecodedBlocks {
-    state: Mutex<State>,
-    capacity: usize,
+    cache: moka::sync::Cache<BlockId, Arc<Entry>>,
+}
+
+impl std::fmt::Debug for DecodedBlocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodedBlocks").field("entries", &self.cache.entry_count()).finish()
+    }
 }
 
 impl Default for DecodedBlocks {
@@ -49,8 +46,20 @@ impl Default for DecodedBlocks {
 
 impl DecodedBlocks {
     /// A map holding at most about `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self { state: Mutex::new(State::default()), capacity }
+    pub(crate) fn with_capacity(capacity: u64) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(capacity)
+            .weigher(|id: &BlockId, entry: &Arc<Entry>| {
+                let bytes = entry.rows.held_bytes()
+                    + entry.stored.len()
+                    + id.0.len()
+                    + id.1 .0.len()
+                    + id.1 .1.len()
+                    + ENTRY_OVERHEAD_BYTES;
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .build();
+        Self { cache }
     }
 
     /// The decoded rows of the block of `table` whose first key is `first` and whose stored
@@ -62,42 +71,19 @@ impl DecodedBlocks {
         stored: &[u8],
     ) -> Result<Arc<SearchableBlock>, crate::error::StorageError> {
         let id: BlockId = (table.to_string(), first.clone());
-        {
-            let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(entry) = state.entries.get(&id).filter(|entry| entry.stored == stored) {
-                return Ok(Arc::clone(&entry.rows));
-            }
+        if let Some(entry) = self.cache.get(&id).filter(|entry| entry.stored == stored) {
+            return Ok(Arc::clone(&entry.rows));
         }
         let rows = Arc::new(SearchableBlock::decode((&first.0, &first.1), stored)?);
-        let bytes = rows.held_bytes() + stored.len() + id.0.len() + id.1 .0.len() + id.1 .1.len() + 128;
-        if bytes > self.capacity {
-            return Ok(rows);
-        }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = Entry { stored: stored.to_vec(), rows: Arc::clone(&rows), bytes };
-        if let Some(replaced) = state.entries.insert(id.clone(), entry) {
-            state.bytes -= replaced.bytes;
-        }
-        state.bytes += bytes;
-        state.order.push_back(id);
-        while state.bytes > self.capacity {
-            let Some(oldest) = state.order.pop_front() else { break };
-            if let Some(evicted) = state.entries.remove(&oldest) {
-                state.bytes -= evicted.bytes;
-            }
-        }
-        // Ids of replaced or evicted entries stay queued; keep the queue from outgrowing the map.
-        if state.order.len() > 2 * state.entries.len() + 64 {
-            let State { entries, order, .. } = &mut *state;
-            order.retain(|id| entries.contains_key(id));
-        }
+        self.cache.insert(id, Arc::new(Entry { stored: stored.to_vec(), rows: Arc::clone(&rows) }));
         Ok(rows)
     }
 
-    /// Blocks held.
+    /// Blocks held once pending evictions have run.
     #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).entries.len()
+    pub(crate) fn len(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
     }
 }
 
@@ -132,12 +118,11 @@ mod tests {
         assert_eq!(decoded.get_or_decode("u", &first, &old).unwrap().len(), 100);
         assert_eq!(decoded.len(), 2);
 
-        let entry = a.held_bytes() + old.len() + 1 + first.0.len() + first.1.len() + 128;
-        let small = DecodedBlocks::with_capacity(entry * 3);
+        let entry = a.held_bytes() + old.len() + 1 + first.0.len() + first.1.len() + ENTRY_OVERHEAD_BYTES;
+        let small = DecodedBlocks::with_capacity(entry as u64 * 3);
         for table in 0..50 {
             small.get_or_decode(&format!("t{table}"), &first, &old).unwrap();
         }
-        assert!(small.len() <= 3, "{} blocks", small.len());
-        assert!(small.state.lock().unwrap().order.len() <= 2 * 3 + 64);
+        assert!((1..=3).contains(&small.len()), "{} blocks", small.len());
     }
 }
