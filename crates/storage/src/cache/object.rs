@@ -38,6 +38,18 @@ impl CachingObjectClient {
     ) -> Self {
         Self { inner, cache, name: name.to_string(), metrics }
     }
+
+    /// Whether a cache hit may be served: hits from outside the process must match the checksum
+    /// their key names (a mismatch is counted and logged, and the store read instead); the
+    /// in-process cache holds what was stored in it.
+    fn usable_hit(&self, key: &str, data: &Bytes) -> bool {
+        if self.cache.in_process() || intact(key, data) {
+            return true;
+        }
+        self.metrics.count_corrupt_chunk(&self.name);
+        tracing::warn!(cache = %self.name, key, "cached chunk fails its checksum; reading the store");
+        false
+    }
 }
 
 /// Whether `data` is intact for `key`: for chunk keys (`<user>/<fp>:<from>:<through>:<crc>`)
@@ -61,11 +73,9 @@ impl ObjectClient for CachingObjectClient {
     async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let fetched = self.cache.fetch(&[key.to_string()]).await;
         if let Some((_, data)) = fetched.found.into_iter().next() {
-            if self.cache.in_process() || intact(key, &data) {
+            if self.usable_hit(key, &data) {
                 return Ok(data);
             }
-            self.metrics.count_corrupt_chunk(&self.name);
-            tracing::warn!(cache = %self.name, key, "cached chunk fails its checksum; reading the store");
         }
         let data = self.inner.get(key).await?;
         self.cache.store(vec![(key.to_string(), data.clone())]).await;
@@ -89,20 +99,12 @@ impl ObjectClient for CachingObjectClient {
     /// One cache lookup for every key, then one batch from the store for those missing.
     async fn get_many(&self, keys: &[String], concurrency: usize) -> Result<Vec<Bytes>, StorageError> {
         let fetched = self.cache.fetch(keys).await;
-        let check = !self.cache.in_process();
         // Hits come in the order of the keys asked, so they are matched up in one pass.
         let mut hits = fetched.found.into_iter().peekable();
         let mut found: Vec<Option<Bytes>> = Vec::with_capacity(keys.len());
         for key in keys {
             let hit = hits.next_if(|(hit, _)| hit == key).map(|(_, data)| data);
-            found.push(hit.filter(|data| {
-                let sound = !check || intact(key, data);
-                if !sound {
-                    self.metrics.count_corrupt_chunk(&self.name);
-                    tracing::warn!(cache = %self.name, key, "cached chunk fails its checksum; reading the store");
-                }
-                sound
-            }));
+            found.push(hit.filter(|data| self.usable_hit(key, data)));
         }
         let mut asked = HashSet::new();
         let missing: Vec<String> = keys
